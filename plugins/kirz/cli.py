@@ -1,0 +1,119 @@
+"""The ``kirz`` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kirz.config import load_settings
+
+app = typer.Typer(
+    help="kirz: usage accounting and impact reporting for the KI-Rechenzentrum Leipzig.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+HomeOpt = typer.Option(None, "--home", help="Home folder (default: $KIRZ_HOME or ./var).")
+
+
+def _settings(home: Optional[Path]):
+    return load_settings(home=home)
+
+
+def _progress_enabled(settings) -> bool:
+    return settings.progress if settings.progress is not None else sys.stdout.isatty()
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write the synthetic centre's files into."),
+    nodes: int = typer.Option(56, help="Total nodes (about 6/7 GPU nodes, 1/7 CPU nodes)."),
+    days: int = typer.Option(14, help="Number of days."),
+    start: str = typer.Option("2026-10-19", help="First local day (YYYY-MM-DD)."),
+    interval_s: int = typer.Option(30, "--interval-s", help="Power sampling interval in seconds."),
+    seed: int = typer.Option(7, help="Random seed (same seed, same files)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Write a synthetic data centre (Slurm, power, meters, inventory, contracts) in the real formats."""
+    from kirz.synth import synthesize
+
+    settings = _settings(home)
+    manifest = synthesize(
+        out, nodes=nodes, days=days, start=date.fromisoformat(start), interval_s=interval_s,
+        seed=seed, tz=settings.timezone,
+    )
+    totals = manifest.get("totals", {})
+    console.print(f"wrote the synthetic centre to [bold]{out}[/bold]")
+    for key, val in totals.items():
+        if isinstance(val, (int, float)):
+            console.print(f"  {key}: {val:,}")
+
+
+def print_ingest_results(results) -> None:
+    table = Table(title="ingest", show_lines=False)
+    for col in ("source", "file", "format", "status", "read", "loaded", "quarantined", "s"):
+        table.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "s") else "left")
+    for r in results:
+        table.add_row(
+            r.source, Path(r.path).name, r.format or "-", r.status, f"{r.rows_read:,}",
+            f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.duration_s:.2f}",
+        )
+    console.print(table)
+    for r in results:
+        if r.status == "rejected":
+            err.print(f"[red]rejected[/red] {r.message}")
+        elif r.status == "duplicate":
+            console.print(f"[yellow]duplicate[/yellow] {r.path}: {r.message}")
+        for reason, n in r.reasons.items():
+            if r.status != "rejected":
+                console.print(f"  quarantined {n} row(s) of {Path(r.path).name}: {reason}")
+
+
+@app.command()
+def ingest(
+    source: str = typer.Argument(..., help="sacct (or slurm), power, meters, inventory or contracts."),
+    paths: list[Path] = typer.Argument(..., help="Files or folders."),
+    format: Optional[str] = typer.Option(None, "--format", help="Force a format instead of detecting it."),
+    fields: Optional[str] = typer.Option(
+        None, "--fields", help="Field list of a headerless sacct -P file (comma-separated)."
+    ),
+    home: Optional[Path] = HomeOpt,
+):
+    """Load files into the warehouse's raw tables (idempotent; bad rows go to raw.quarantine)."""
+    from kirz.ingest.loader import ingest_paths
+
+    settings = _settings(home)
+    try:
+        results = ingest_paths(settings, source, paths, fmt=format, fields=fields)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    print_ingest_results(results)
+    if any(r.status == "rejected" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    home: Optional[Path] = HomeOpt,
+    nodes: int = typer.Option(56, help="Total nodes of the synthetic centre."),
+    days: int = typer.Option(14, help="Days of synthetic data."),
+    interval_s: int = typer.Option(30, "--interval-s", help="Power sampling interval in seconds."),
+):
+    """Synthesize the demo centre into the home folder, run the whole pipeline, print where outputs are."""
+    from kirz.pipeline import run_demo
+
+    settings = _settings(home)
+    run_demo(settings, nodes=nodes, days=days, interval_s=interval_s, console=console)
+
+
+if __name__ == "__main__":
+    app()

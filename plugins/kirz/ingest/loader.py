@@ -1,0 +1,306 @@
+"""Loading parsed files into ``raw.*``: checksums, idempotence, lineage, quarantine, audit.
+
+One file is one transaction: its rows, its quarantined rows and its ``audit.ingests`` row are
+written together or not at all. A file whose sha256 was already loaded for the same source
+adds nothing (an audit row with status ``duplicate`` says so). A file that is not of the
+source's format at all is ``rejected``: one clear error, kept as one quarantine row, so that
+nothing delivered vanishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from kirz.config import Settings
+from kirz.ingest.base import FormatError, ParseContext, Parsed
+from kirz.warehouse import RAW_COLUMNS, open_warehouse
+
+SOURCE_MODULES = {
+    "slurm": "kirz.ingest.slurm",
+    "power": "kirz.ingest.power",
+    "meters": "kirz.ingest.meters",
+    "inventory": "kirz.ingest.inventory",
+    "contracts": "kirz.ingest.contracts",
+}
+ALIASES = {"sacct": "slurm", "meter": "meters", "contract": "contracts"}
+HEAD_BYTES = 64 * 1024
+IGNORED_NAMES = {"manifest.json"}
+
+
+def canonical_source(name: str) -> str:
+    source = ALIASES.get(name, name)
+    if source not in SOURCE_MODULES:
+        raise ValueError(
+            f"unknown source {name!r}; expected one of sacct, {', '.join(SOURCE_MODULES)}"
+        )
+    return source
+
+
+def parser_module(source: str):
+    return importlib.import_module(SOURCE_MODULES[canonical_source(source)])
+
+
+@dataclass
+class FileResult:
+    source: str
+    path: str
+    sha256: str
+    status: str  # loaded | duplicate | rejected
+    format: str | None = None
+    ingest_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    duration_s: float = 0.0
+    message: str = ""
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def iter_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Files named, and files below folders named, in a stable order (hidden files skipped)."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file()
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and f.name not in IGNORED_NAMES
+            )
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return out
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def detect_format(source: str, path: Path, forced: str | None = None) -> str:
+    module = parser_module(source)
+    if forced:
+        return forced
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    fmt = module.detect(head)
+    if fmt is None:
+        raise FormatError(path, f"not a {source} file of any known format")
+    return fmt
+
+
+def _with_lineage(table: pa.Table, ingest_id: int, source_file: str, sha: str, received_at: datetime) -> pa.Table:
+    n = table.num_rows
+    lineage = {
+        "ingest_id": pa.array([ingest_id] * n, pa.int64()),
+        "source_file": pa.array([source_file] * n, pa.string()),
+        "file_sha256": pa.array([sha] * n, pa.string()),
+        "received_at": pa.array([received_at] * n, pa.timestamp("us", tz="UTC")),
+    }
+    cols = dict(lineage)
+    for name in table.column_names:
+        cols[name] = table.column(name)
+    return pa.table(cols)
+
+
+def _next_ingest_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select nextval('audit.ingest_seq')").fetchall()[0][0]
+
+
+def _already_loaded(con, source: str, sha: str) -> int | None:
+    rows = con.execute(
+        "select ingest_id from audit.ingests where source = ? and file_sha256 = ? and status = 'loaded' limit 1",
+        [source, sha],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _check_contract_overlaps(con, parsed: Parsed, path: Path) -> None:
+    from kirz.ingest.contracts import find_account_overlaps
+
+    new = parsed.tables.get("contract_versions")
+    if new is None or new.num_rows == 0:
+        return
+    new_rows = new.select(["contract_id", "accounts", "effective_from", "effective_to"]).to_pylist()
+    new_ids = {r["contract_id"] for r in new_rows}
+    existing = con.execute(
+        """
+        with latest as (
+            select contract_id, max(ingest_id) as ingest_id from raw.contract_versions group by contract_id
+        )
+        select v.contract_id, v.accounts, v.effective_from, v.effective_to
+        from raw.contract_versions v join latest using (contract_id, ingest_id)
+        """
+    ).fetchall()
+    rows = [
+        {"contract_id": c, "accounts": a, "effective_from": f, "effective_to": t}
+        for c, a, f, t in existing
+        if c not in new_ids
+    ]
+    conflicts = find_account_overlaps(rows + new_rows)
+    if conflicts:
+        raise FormatError(path, "; ".join(conflicts))
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    path: Path,
+    ctx: ParseContext,
+) -> FileResult:
+    source = canonical_source(source)
+    path = Path(path)
+    t0 = time.perf_counter()
+    sha, size = sha256_of(path)
+    received_at = datetime.now(timezone.utc)
+    result = FileResult(source=source, path=str(path), sha256=sha, status="loaded")
+    previous = _already_loaded(con, source, sha)
+
+    con.execute("begin transaction")
+    try:
+        ingest_id = _next_ingest_id(con)
+        result.ingest_id = ingest_id
+        parsed: Parsed | None = None
+        if previous is not None:
+            result.status = "duplicate"
+            result.message = f"already loaded as ingest {previous}; nothing added"
+        else:
+            try:
+                result.format = detect_format(source, path, ctx.fmt)
+                parsed = parser_module(source).parse(path, ctx)
+                if source == "contracts":
+                    _check_contract_overlaps(con, parsed, path)
+            except FormatError as exc:
+                parsed = None
+                result.status = "rejected"
+                result.message = str(exc)
+                with open(path, "rb") as fh:
+                    head = fh.read(2000).decode("utf-8", errors="replace")
+                con.execute(
+                    "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [ingest_id, source, str(path), sha, exc.line_no, head, f"file rejected: {exc.reason}", received_at],
+                )
+                result.rows_quarantined = 1
+                result.reasons = {f"file rejected: {exc.reason}": 1}
+        if parsed is not None:
+            result.format = parsed.format
+            for table_name, table in parsed.tables.items():
+                if table_name not in RAW_COLUMNS:
+                    raise ValueError(f"parser returned unknown table {table_name!r}")
+                if table.num_rows == 0:
+                    continue
+                full = _with_lineage(table, ingest_id, str(path), sha, received_at)
+                cols = ["ingest_id", "source_file", "file_sha256", "line_no", "received_at"] + [
+                    c for c, _ in RAW_COLUMNS[table_name]
+                ]
+                con.register("_kirz_batch", full)
+                try:
+                    con.execute(
+                        f"insert into raw.{table_name} ({', '.join(cols)}) "
+                        f"select {', '.join(cols)} from _kirz_batch"
+                    )
+                finally:
+                    con.unregister("_kirz_batch")
+            if parsed.quarantine:
+                q = pa.table(
+                    {
+                        "ingest_id": pa.array([ingest_id] * len(parsed.quarantine), pa.int64()),
+                        "source": [source] * len(parsed.quarantine),
+                        "source_file": [str(path)] * len(parsed.quarantine),
+                        "file_sha256": [sha] * len(parsed.quarantine),
+                        "line_no": pa.array([q.line_no for q in parsed.quarantine], pa.int64()),
+                        "raw_text": [q.raw_text for q in parsed.quarantine],
+                        "reason": [q.reason for q in parsed.quarantine],
+                        "received_at": pa.array([received_at] * len(parsed.quarantine), pa.timestamp("us", tz="UTC")),
+                    }
+                )
+                con.register("_kirz_q", q)
+                try:
+                    con.execute("insert into raw.quarantine select * from _kirz_q")
+                finally:
+                    con.unregister("_kirz_q")
+            result.rows_read = parsed.rows_read
+            result.rows_loaded = parsed.rows_loaded
+            result.rows_quarantined = len(parsed.quarantine)
+            for q in parsed.quarantine:
+                key = q.reason.split(":")[0] if len(q.reason) > 80 else q.reason
+                result.reasons[key] = result.reasons.get(key, 0) + 1
+            if result.rows_read != result.rows_loaded + result.rows_quarantined:
+                raise RuntimeError(
+                    f"{path}: counting does not hold: read {result.rows_read} != loaded "
+                    f"{result.rows_loaded} + quarantined {result.rows_quarantined}"
+                )
+            if parsed.warnings:
+                result.message = "; ".join(parsed.warnings)
+        result.duration_s = time.perf_counter() - t0
+        con.execute(
+            "insert into audit.ingests values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ingest_id, source, result.format, str(path), sha, size, received_at, result.status,
+                result.rows_read, result.rows_loaded, result.rows_quarantined, result.duration_s,
+                result.message or None,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def parse_context(settings: Settings, fmt: str | None = None, fields: str | None = None, create_key: bool = False) -> ParseContext:
+    return ParseContext(
+        tz=settings.tz,
+        pseudonym_key=settings.pseudonym_key_bytes(create=create_key),
+        cluster=settings.cluster,
+        fmt=fmt,
+        fields=tuple(f.strip() for f in fields.split(",")) if fields else None,
+    )
+
+
+def ingest_paths(
+    settings: Settings,
+    source: str,
+    paths: Iterable[Path | str],
+    *,
+    fmt: str | None = None,
+    fields: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+    create_key: bool = False,
+) -> list[FileResult]:
+    """Ingest files (or folders of files) of one source; returns one result per file."""
+    source = canonical_source(source)
+    files = iter_files(paths)
+    ctx = parse_context(settings, fmt, fields, create_key=create_key)
+    results = []
+    if con is None:
+        with open_warehouse(settings.warehouse_path) as own:
+            for f in files:
+                results.append(ingest_file(own, source, f, ctx))
+                if on_file:
+                    on_file(results[-1])
+    else:
+        for f in files:
+            results.append(ingest_file(con, source, f, ctx))
+            if on_file:
+                on_file(results[-1])
+    return results
