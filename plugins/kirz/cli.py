@@ -115,5 +115,62 @@ def demo(
     run_demo(settings, nodes=nodes, days=days, interval_s=interval_s, console=console)
 
 
+@app.command()
+def query(
+    sql: Optional[str] = typer.Argument(None, help="The SQL to run (or use -f FILE)."),
+    file: Optional[Path] = typer.Option(None, "-f", "--file", help="Read the SQL from a file."),
+    format: str = typer.Option("table", "--format", help="table, csv, json or parquet."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the result to this file."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Run SQL read-only against the latest published snapshot (never blocks the pipeline)."""
+    from kirz.analyst import QueryError, run_query, write_result
+
+    settings = _settings(home)
+    if (sql is None) == (file is None):
+        err.print("[red]error:[/red] give the SQL as an argument or with -f FILE (one of them)")
+        raise typer.Exit(2)
+    text = file.read_text() if file else sql
+    try:
+        result = run_query(settings, text)
+        if format == "table" and out is None:
+            table = Table(show_lines=False)
+            for c in result.columns:
+                table.add_column(c)
+            for row in result.rows:
+                table.add_row(*("" if v is None else str(v) for v in row))
+            console.print(table)
+            console.print(f"{len(result.rows):,} row(s)")
+        else:
+            text_out = write_result(result, "csv" if format == "table" else format, out)
+            if text_out is not None:
+                sys.stdout.write(text_out)
+            else:
+                err.print(f"wrote {len(result.rows):,} row(s) to {out}")
+    except (QueryError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    mart: str = typer.Option(..., "--mart", help="Mart name, e.g. fct_usage_daily."),
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY, YYYY-Qn or YYYY-MM (local time)."),
+    format: str = typer.Option("parquet", "--format", help="parquet, csv or xlsx."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: <home>/exports/)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Export one mart of the published snapshot for spreadsheets and BI tools."""
+    from kirz.analyst import QueryError, export_mart
+
+    settings = _settings(home)
+    try:
+        path = export_mart(settings, mart, format, period, out)
+    except (QueryError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    console.print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     app()
