@@ -85,11 +85,19 @@ def write_result(result: QueryResult, fmt: str, out: Path | None) -> str | None:
         pacsv.write_csv(table, buf)
         text = buf.getvalue().decode()
     else:
-        text = json.dumps(table.to_pylist(), default=str, ensure_ascii=False, indent=1) + "\n"
+        text = json.dumps(table.to_pylist(), default=_json_default, ensure_ascii=False, indent=1) + "\n"
     if out is not None:
         Path(out).write_text(text)
         return None
     return text
+
+
+def _json_default(value):
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
 
 
 def period_bounds(period: str) -> tuple[date, date]:
