@@ -121,3 +121,36 @@ def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s:
         console.print(f"[red]rejected[/red] {r.message}")
     console.print(f"warehouse: {settings.warehouse_path.resolve()}")
     return {"manifest": manifest, "counts": counts, "run": run}
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps the scheduler runs (each DAG task calls one of these) and the CLI shares.
+
+
+def ingest_source(settings: Settings, source: str) -> dict:
+    """Ingest what waits in one landing folder, then validate the raw tables of that batch.
+
+    Data quality never blocks ingestion: the validation result is recorded and returned.
+    """
+    run = ingest_landing(settings, sources=(source,))
+    summary = {
+        "source": source,
+        "files": len(run.results),
+        "loaded": sum(r.status == "loaded" for r in run.results),
+        "duplicate": sum(r.status == "duplicate" for r in run.results),
+        "rejected": [r.message for r in run.rejected],
+        "rows_loaded": sum(r.rows_loaded for r in run.results),
+        "rows_quarantined": sum(r.rows_quarantined for r in run.results),
+        "ingest_ids": [r.ingest_id for r in run.results if r.status == "loaded"],
+    }
+    return summary
+
+
+def run_transform(settings: Settings, full_refresh: bool = False) -> dict:
+    """dbt build (seeds, models, snapshots, tests); raises when a model or test fails."""
+    from kirz.transform import transform
+
+    result = transform(settings, full_refresh=full_refresh)
+    if not result.ok:
+        raise RuntimeError(f"dbt build failed: {result.message}")
+    return {"ok": True, "message": result.message}
