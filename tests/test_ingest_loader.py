@@ -140,3 +140,30 @@ def test_sacct_is_an_alias_of_slurm():
     assert loader.canonical_source("sacct") == "slurm"
     with pytest.raises(FormatError):
         raise FormatError("f.txt", "bad", 3)
+
+
+def test_a_contract_taking_an_account_held_by_another_is_rejected_naming_both(tmp_path):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures" / "contracts"
+    settings = load_settings(env={}, home=tmp_path / "home", pseudonym_key="k")
+    (ok,) = loader.ingest_paths(settings, "contracts", [fixtures / "C-2026-014.yaml"])
+    assert (ok.status, ok.rows_loaded) == ("loaded", 2)
+    rival = tmp_path / "C-2026-099.yaml"
+    rival.write_text(
+        (fixtures / "C-2026-014.yaml").read_text()
+        .replace("C-2026-014", "C-2026-099")
+        .replace("P-0042", "P-0099")
+        .replace("accounts: [mrob-ai]", "accounts: [other-ai]")
+    )
+    (bad,) = loader.ingest_paths(settings, "contracts", [rival])
+    assert bad.status == "rejected"
+    assert "C-2026-014" in bad.message and "C-2026-099" in bad.message and "mrob-edu" in bad.message
+    with open_warehouse(settings.warehouse_path) as con:
+        assert con.execute("select count(distinct contract_id) from raw.contract_versions").fetchall() == [(1,)]
+        assert con.execute("select count(*) from raw.quarantine where source_file = ?", [str(rival)]).fetchall() == [(1,)]
+    # the same contract delivered again with a correction is no conflict with itself
+    fixed = tmp_path / "C-2026-014-corrected.yaml"
+    fixed.write_text((fixtures / "C-2026-014.yaml").read_text().replace("price_eur_per_gpu_hour: 1.20", "price_eur_per_gpu_hour: 1.25"))
+    (again,) = loader.ingest_paths(settings, "contracts", [fixed])
+    assert again.status == "loaded"
