@@ -1,0 +1,550 @@
+"""Node power samples -> ``raw.node_power`` (sample_at, node, watts).
+
+Two formats:
+
+``power_csv``
+    Header ``timestamp,node,watts`` (any column order). ``timestamp`` is UTC: ISO 8601 with
+    ``Z`` or an offset, naive ISO 8601 (read as UTC) or epoch seconds (int or float).
+    Files of millions of rows are read in bulk: the text is split into numbered lines by
+    Arrow and every cast runs in DuckDB (``try_cast``), so the line number of each row is
+    exact and no Python code loops over rows. Blank lines carry no row and are skipped.
+    Fields may be wrapped in double quotes; a quoted field holding a comma is not supported
+    (node names hold none) and ends in quarantine as a field-count error.
+
+``prometheus_json``
+    A ``/api/v1/query_range`` response (resultType ``matrix``), with or without the
+    ``status``/``data`` envelope, or just its ``result`` list, or a dict
+    ``{metric_name: result_list}`` as Kepler's model server stores it. In that dict one
+    metric is used: the ``metric`` argument of :func:`parse`, else the first name of
+    :data:`PREFERRED_METRICS` present. The node of a series is its label ``node``, else
+    ``hostname``, else ``instance`` without the port. Gauges are watts. Counters in joules
+    (``__name__`` ending in ``_joules_total``, or ``counter=True``) become watts as the rate
+    to the next sample, placed at the earlier sample's time; a drop is a counter reset and
+    the rate uses the value after the reset, as Prometheus' ``rate()`` does. The last sample
+    of a counter series has no next sample: it goes to quarantine with that reason (its
+    joules are in the rate before it), so that every sample is accounted for. Series that
+    map to the same node and time (packages, idle/dynamic parts) are summed into one node
+    sample; ``rows_read`` then counts node samples, and a warning says how many series
+    samples were summed. ``line_no`` is the 1-based index of a sample in series order (of a
+    summed sample: its smallest index).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gc
+import re
+from contextlib import contextmanager
+from itertools import chain
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
+from kirz.warehouse import RAW_COLUMNS
+
+TABLE = "node_power"
+FORMATS = ("power_csv", "prometheus_json")
+CSV_HEADER = ("timestamp", "node", "watts")
+
+# Metrics taken, in this order, from a ``{metric_name: result_list}`` dict. Kepler's
+# platform counter (ACPI, whole node, idle + dynamic) is the node's wall power; the IPMI
+# exporter's DCMI reading is the same figure from the BMC as a gauge.
+PREFERRED_METRICS = [
+    "kepler_node_platform_joules_total",
+    "ipmi_dcmi_power_consumption_watts",
+]
+COUNTER_SUFFIX = "_joules_total"
+
+# epoch seconds accepted: 1970-01-01 up to the end of year 9999 (milliseconds are refused)
+EPOCH_MAX = 253402300800
+
+_ARROW_TYPES = {
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "varchar": pa.string(),
+    "double": pa.float64(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+}
+
+
+def raw_schema(table: str) -> pa.Schema:
+    """Arrow schema a parser returns for a raw table: ``line_no`` then RAW_COLUMNS[table]."""
+    return pa.schema(
+        [pa.field("line_no", pa.int64())]
+        + [pa.field(name, _ARROW_TYPES[typ]) for name, typ in RAW_COLUMNS[table]]
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# shared by the CSV readers (power, meters)
+
+
+def strip_bom(data: bytes) -> bytes:
+    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+
+
+def header_fields(line: str, delim: str) -> list[str]:
+    return [f.strip().strip('"').strip().lower() for f in line.split(delim)]
+
+
+def first_line(head: bytes) -> bytes:
+    head = strip_bom(head).lstrip(b"\r\n\t ")
+    return head.split(b"\n", 1)[0].rstrip(b"\r")
+
+
+def numbered_lines(data: bytes) -> tuple[pa.Table, bool]:
+    """All lines of UTF-8 bytes as (line_no, line), 1-based, without copying the text.
+
+    The lines still end in their line break (:func:`split_sql` removes it).
+    Invalid UTF-8 bytes become U+FFFD and the flag says so.
+    """
+    data = strip_bom(data)
+    replaced = False
+    while True:
+        buf = np.frombuffer(data, dtype=np.uint8)
+        breaks = np.flatnonzero(buf == 10)
+        n = len(breaks) + (1 if data and not data.endswith(b"\n") else 0)
+        offsets = np.empty(n + 1, dtype=np.int64)
+        offsets[0] = 0
+        offsets[1 : len(breaks) + 1] = breaks + 1
+        offsets[n] = len(data)
+        lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+        try:
+            lines.validate(full=True)
+            break
+        except pa.ArrowInvalid:
+            data = data.decode("utf-8", errors="replace").encode("utf-8")
+            replaced = True
+    return pa.table({"line_no": pa.array(np.arange(1, n + 1, dtype=np.int64)), "line": lines}), replaced
+
+
+def first_data_line(lines: pa.Table) -> str:
+    return lines.column("line")[0].as_py().rstrip("\r\n")
+
+
+def csv_positions(path: Path, header: str, delim: str, expected: tuple[str, ...], fmt: str) -> dict[str, int]:
+    """1-based position of each expected column in the header; FormatError if it does not match."""
+    found = header_fields(header, delim)
+    if sorted(found) != sorted(expected):
+        raise FormatError(
+            path, f"{fmt}: header {header[:200]!r} does not match {delim.join(expected)!r}", 1
+        )
+    return {name: found.index(name) + 1 for name in expected}
+
+
+def field_sql(pos: int) -> str:
+    """Field ``pos`` of the split line ``f``; blanks and quotes are removed only where the
+    line has any (``messy``), which keeps the common case cheap."""
+    return f"case when messy then trim(trim(trim(f[{pos}]), '\"')) else f[{pos}] end"
+
+
+def split_sql(delim: str, cr: bool) -> str:
+    """Non-empty data lines as (line_no, line, f = fields, messy), line breaks removed.
+
+    ``cr``: the file holds carriage returns (CRLF line ends), removed as well. Removing
+    characters with ``replace`` costs DuckDB far less than ``rtrim`` with a character set.
+    """
+    clean = "replace(line, chr(10), '')"
+    if cr:
+        clean = f"replace({clean}, chr(13), '')"
+    return f"""
+        select line_no, line, string_split(line, '{delim}') as f,
+               contains(line, '"') or contains(line, ' ') or contains(line, chr(9)) as messy
+        from (select line_no, {clean} as line from lines)
+        where line <> ''
+    """
+
+
+def run_rows(
+    lines: pa.Table,
+    select_sql: str,
+    columns: list[str],
+) -> tuple[pa.Table, list[Quarantined]]:
+    """Run ``select_sql`` over the table ``lines`` in DuckDB.
+
+    The query returns ``line_no``, ``line``, the ``columns`` and ``reason`` (null for a good
+    row), in line order; ``line`` is only needed where ``reason`` is set. Good rows come back
+    as one Arrow table, bad rows as Quarantined entries.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.register("lines", lines)
+        out = con.sql(select_sql).to_arrow_table()
+    finally:
+        con.close()
+    bad_mask = pc.is_valid(out.column("reason"))
+    bad = out.filter(bad_mask).select(["line_no", "line", "reason"]).to_pylist()
+    good = out.filter(pc.invert(bad_mask)).select(["line_no"] + columns)
+    quarantine = [Quarantined(r["line_no"], r["line"], r["reason"]) for r in bad]
+    return good, quarantine
+
+
+def utc_timestamp_sql(expr: str, epoch: bool) -> str:
+    """SQL turning a UTC text timestamp into timestamptz (null when unreadable)."""
+    iso = f"try_cast({expr} as timestamptz)"
+    if not epoch:
+        return iso
+    # an ISO date has '-' after the year; epoch seconds (never negative here) have none
+    dec = f"try_cast({expr} as decimal(18, 6))"
+    return (
+        f"case when contains({expr}, '-') then {iso} "
+        f"when {dec} >= 0 and {dec} < {EPOCH_MAX} "
+        f"then make_timestamp(cast(cast({dec} as decimal(38, 6)) * 1000000 as bigint))::timestamptz end"
+    )
+
+
+def finish_table(table: str, good: pa.Table) -> pa.Table:
+    return good.cast(raw_schema(table))
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def detect(head: bytes) -> str | None:
+    """'power_csv' or 'prometheus_json' from the first bytes of a file, else None."""
+    line = first_line(head)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if sorted(header_fields(text, ",")) == sorted(CSV_HEADER):
+        return "power_csv"
+    start = strip_bom(head).lstrip()[:1]
+    if start in (b"{", b"[") and (
+        b'"resultType"' in head or b'"metric"' in head or (b'"status"' in head and b'"errorType"' in head)
+    ):
+        return "prometheus_json"
+    return None
+
+
+def parse(
+    path: Path,
+    ctx: ParseContext,
+    *,
+    metric: str | None = None,
+    counter: bool | None = None,
+) -> Parsed:
+    """Read one power file.
+
+    ``metric`` picks the series of a ``{metric_name: result_list}`` dict (default: first of
+    :data:`PREFERRED_METRICS` present). ``counter`` forces reading Prometheus values as
+    joule counters (True) or watt gauges (False); None decides by the metric name.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    fmt = ctx.fmt or detect(data[:65536])
+    if fmt is None:
+        raise FormatError(path, "not a power file: expected a 'timestamp,node,watts' CSV or Prometheus query_range JSON")
+    if fmt == "power_csv":
+        return _parse_csv(path, data)
+    if fmt == "prometheus_json":
+        return _parse_prometheus(path, data, metric, counter)
+    raise FormatError(path, f"format {fmt!r} is not a power format ({', '.join(FORMATS)})")
+
+
+def _parse_csv(path: Path, data: bytes) -> Parsed:
+    lines, replaced = numbered_lines(data)
+    if lines.num_rows == 0:
+        raise FormatError(path, "power_csv: empty file, no header")
+    pos = csv_positions(path, first_data_line(lines), ",", CSV_HEADER, "power_csv")
+    utf8_check = "when contains(line, '\ufffd') then 'encoding: invalid UTF-8 bytes in line'" if replaced else ""
+    has_cr = b"\r" in data
+    sql = f"""
+        with s as ({split_sql(',', has_cr)}
+        ), p as (
+            select line_no, line, len(f) as nf,
+                   {field_sql(pos['timestamp'])} as ts_raw,
+                   {field_sql(pos['node'])} as node,
+                   {field_sql(pos['watts'])} as w_raw
+            from s
+        ), c as (
+            select *, {utc_timestamp_sql('ts_raw', epoch=True)} as sample_at,
+                   try_cast(w_raw as double) as watts
+            from p
+        ), r as (
+            select *, case
+                when nf <> 3 then format('field count: expected 3 fields (timestamp,node,watts), found {{}}', nf)
+                {utf8_check}
+                when sample_at is null then format('timestamp: ''{{}}'' is not ISO 8601 or epoch seconds', ts_raw)
+                when node = '' then 'node: empty'
+                when watts is null then format('watts: ''{{}}'' is not a number', w_raw)
+                when isnan(watts) then format('watts: ''{{}}'' is NaN, not a measurement', w_raw)
+                when isinf(watts) then format('watts: ''{{}}'' is not finite', w_raw)
+            end as reason
+            from c
+        )
+        select line_no, case when reason is not null then line end as line,
+               sample_at, node, watts, reason
+        from r where line_no > 1
+        order by line_no
+    """
+    good, quarantine = run_rows(lines, sql, ["sample_at", "node", "watts"])
+    table = finish_table(TABLE, good)
+    return Parsed(
+        format="power_csv",
+        tables={TABLE: table},
+        quarantine=quarantine,
+        rows_read=table.num_rows + len(quarantine),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Prometheus
+
+
+_PORT = re.compile(r"^(?P<host>[^:]+):\d+$")
+_V6_PORT = re.compile(r"^\[(?P<host>[^\]]+)\](:\d+)?$")
+
+
+def node_of(labels: dict) -> str | None:
+    """Node name of a series: label ``node``, else ``hostname``, else ``instance`` minus port."""
+    for key in ("node", "hostname"):
+        val = labels.get(key)
+        if isinstance(val, str) and val.strip():
+            return val.strip()
+    inst = labels.get("instance")
+    if not isinstance(inst, str) or not inst.strip():
+        return None
+    inst = inst.strip()
+    m = _V6_PORT.match(inst) or _PORT.match(inst)
+    return m.group("host") if m else inst
+
+
+def _result_list(path: Path, doc, metric: str | None) -> tuple[list, str | None]:
+    """The matrix ``result`` list of any accepted shape, and the metric chosen from a dict."""
+    if isinstance(doc, list):
+        return doc, None
+    if not isinstance(doc, dict):
+        raise FormatError(path, "prometheus_json: top level is neither an object nor a list")
+    data = doc
+    if "status" in doc:
+        if doc.get("status") != "success":
+            raise FormatError(
+                path,
+                f"prometheus_json: status {doc.get('status')!r}: {doc.get('errorType', '')} {doc.get('error', '')}".rstrip(),
+            )
+        data = doc.get("data")
+        if not isinstance(data, dict):
+            raise FormatError(path, "prometheus_json: 'data' is not an object")
+    if "result" in data or "resultType" in data:
+        kind = data.get("resultType", "matrix")
+        if kind != "matrix":
+            raise FormatError(path, f"prometheus_json: resultType {kind!r}, expected 'matrix' (a query_range response)")
+        result = data.get("result")
+        if not isinstance(result, list):
+            raise FormatError(path, "prometheus_json: 'result' is not a list")
+        return result, None
+    if data is doc and doc and all(isinstance(v, list) for v in doc.values()):
+        if metric is not None:
+            if metric not in doc:
+                raise FormatError(path, f"prometheus_json: metric {metric!r} not in file (has {', '.join(sorted(doc)[:20])})")
+            return doc[metric], metric
+        for name in PREFERRED_METRICS:
+            if name in doc:
+                return doc[name], name
+        raise FormatError(
+            path,
+            f"prometheus_json: none of {', '.join(PREFERRED_METRICS)} in file "
+            f"(has {', '.join(sorted(doc)[:20])}); name one with metric=",
+        )
+    raise FormatError(path, "prometheus_json: no 'result' list, 'data' object or metric dict found")
+
+
+def _raw(labels, sample) -> str:
+    return orjson.dumps({"metric": labels, "sample": sample}).decode()
+
+
+def _series_arrays(vals: list) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Timestamps and values of one series as float arrays; malformed samples -> reasons by position."""
+    n = len(vals)
+    try:
+        # fast path: every sample a pair of (number, string or number); bool is its own type
+        if set(map(len, vals)) <= {2}:
+            flat = list(chain.from_iterable(vals))
+            col0, col1 = flat[0::2], flat[1::2]
+            if set(map(type, col0)) <= {int, float} and set(map(type, col1)) <= {str, int, float}:
+                return np.array(col0, dtype=np.float64), np.array(col1, dtype=np.float64), {}
+    except (TypeError, ValueError):
+        pass
+    t = np.full(n, np.nan)
+    v = np.full(n, np.nan)
+    bad: dict[int, str] = {}
+    for k, item in enumerate(vals):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            bad[k] = "sample: not a [timestamp, \"value\"] pair"
+            continue
+        ts, val = item
+        if isinstance(ts, bool) or not isinstance(ts, (int, float, str)):
+            bad[k] = f"timestamp: {ts!r} is not epoch seconds"
+            continue
+        try:
+            t[k] = float(ts)
+        except ValueError:
+            bad[k] = f"timestamp: {ts!r} is not epoch seconds"
+            continue
+        if isinstance(val, bool) or not isinstance(val, (int, float, str)):
+            bad[k] = f"value: {val!r} is not a number"
+            continue
+        try:
+            v[k] = float(val)
+        except ValueError:
+            bad[k] = f"value: {val!r} is not a number"
+    return t, v, bad
+
+
+@contextmanager
+def _no_gc():
+    """Pause Python's cyclic garbage collector: building millions of small lists (the JSON
+    samples) otherwise triggers it again and again and triples the parse time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_prometheus(path: Path, data: bytes, metric: str | None, counter: bool | None) -> Parsed:
+    with _no_gc():
+        return _parse_prometheus_doc(path, data, metric, counter)
+
+
+def _parse_prometheus_doc(path: Path, data: bytes, metric: str | None, counter: bool | None) -> Parsed:
+    try:
+        doc = orjson.loads(strip_bom(data))
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(path, f"prometheus_json: not valid JSON ({exc})") from None
+    result, chosen = _result_list(path, doc, metric)
+
+    quarantine: list[Quarantined] = []
+    warnings: list[str] = []
+    if chosen:
+        warnings.append(f"metric {chosen} taken from a dict of {len(doc)} metrics")
+
+    # one entry per series; samples numbered 1.. across series in file order
+    labels_of: list[dict] = []
+    values_of: list[list] = []
+    first_idx: list[int] = []
+    node_names: list[str | None] = []
+    is_counter: list[bool] = []
+    t_parts, v_parts = [], []
+    malformed: dict[int, str] = {}  # position -> reason
+    n = 0
+    for series in result:
+        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
+            raw = orjson.dumps(series).decode()[:2000]
+            quarantine.append(Quarantined(None, raw, "series: no 'values' list (not a matrix series)"))
+            continue
+        labels = series.get("metric") if isinstance(series.get("metric"), dict) else {}
+        vals = series["values"]
+        labels_of.append(labels)
+        values_of.append(vals)
+        first_idx.append(n + 1)
+        node_names.append(node_of(labels))
+        name = str(labels.get("__name__", chosen or ""))
+        is_counter.append(counter if counter is not None else name.endswith(COUNTER_SUFFIX))
+        t, v, bad = _series_arrays(vals)
+        malformed.update({n + k: why for k, why in bad.items()})
+        t_parts.append(t)
+        v_parts.append(v)
+        n += len(vals)
+
+    t = np.concatenate(t_parts) if t_parts else np.zeros(0)
+    v = np.concatenate(v_parts) if v_parts else np.zeros(0)
+    idx = np.arange(1, n + 1, dtype=np.int64)
+    sid = np.repeat(np.arange(len(values_of), dtype=np.int64), [len(x) for x in values_of])
+    nodeless = np.array([name is None for name in node_names], dtype=bool)
+
+    # per-sample checks; the first failing one gives the reason
+    reason = np.full(n, None, dtype=object)
+    bad = np.zeros(n, dtype=bool)
+
+    def flag(mask: np.ndarray, why: str) -> None:
+        mask = mask & ~bad
+        reason[mask] = why
+        bad[mask] = True
+
+    for pos, why in malformed.items():
+        reason[pos] = why
+        bad[pos] = True
+    flag(~(np.isfinite(t) & (t >= 0) & (t < EPOCH_MAX)), "timestamp: not epoch seconds between 1970 and 9999")
+    flag(nodeless[sid], "node: series has no node, hostname or instance label")
+    flag(np.isnan(v), "value: NaN is not a measurement")
+    flag(np.isinf(v), "value: infinite is not a measurement")
+
+    # each series in time order (ties in file order); a repeated timestamp is a duplicate
+    ok = np.flatnonzero(~bad)
+    order = ok[np.lexsort((idx[ok], t[ok], sid[ok]))]
+    ts_us = np.rint(t[order] * 1e6).astype(np.int64)
+    same_series = sid[order][1:] == sid[order][:-1]
+    dup = np.r_[False, same_series & (ts_us[1:] == ts_us[:-1])] if len(order) else np.zeros(0, dtype=bool)
+    flag(np.isin(np.arange(n), order[dup]), "duplicate sample: timestamp repeated in its series")
+    order, ts_us = order[~dup], ts_us[~dup]
+
+    # counters: rate to the next sample of the same series, at the earlier sample's time
+    watts = v[order].copy()
+    counter_of = np.array(is_counter, dtype=bool)
+    if counter_of.any() and len(order):
+        s_sid, s_t, s_v = sid[order], t[order], v[order]
+        has_next = np.r_[s_sid[1:] == s_sid[:-1], False]
+        cnt = counter_of[s_sid]
+        k = np.flatnonzero(cnt & has_next)
+        dv = s_v[k + 1] - s_v[k]
+        increase = np.where(dv < 0, s_v[k + 1], dv)  # a drop is a reset: count from zero
+        watts[k] = increase / (s_t[k + 1] - s_t[k])
+        last = cnt & ~has_next
+        flag(
+            np.isin(np.arange(n), order[last]),
+            "counter end: last sample of a joule counter series, no later sample to take a rate "
+            "against (its joules are in the rate of the sample before)",
+        )
+        order, ts_us, watts = order[~last], ts_us[~last], watts[~last]
+
+    for pos in np.flatnonzero(bad):
+        k = int(sid[pos])
+        raw = _raw(labels_of[k], values_of[k][int(idx[pos]) - first_idx[k]])
+        quarantine.append(Quarantined(int(idx[pos]), raw, str(reason[pos])))
+
+    s_sid = sid[order]
+    line_no = idx[order]
+    n_samples = len(order)
+    if n_samples and len(set(node_names)) < len(node_names):
+        # series sharing a node: one sample per node and time, the sum, at its first line_no
+        code = np.unique(np.array([x or "" for x in node_names], dtype=object), return_inverse=True)[1][s_sid]
+        by = np.lexsort((line_no, ts_us, code))
+        code, ts_us, watts, line_no, s_sid = code[by], ts_us[by], watts[by], line_no[by], s_sid[by]
+        starts = np.flatnonzero(np.r_[True, (code[1:] != code[:-1]) | (ts_us[1:] != ts_us[:-1])])
+        watts = np.add.reduceat(watts, starts)
+        ts_us, line_no, s_sid = ts_us[starts], line_no[starts], s_sid[starts]
+    back = np.argsort(line_no, kind="stable")  # rows in file order
+    ts_us, watts, line_no, s_sid = ts_us[back], watts[back], line_no[back], s_sid[back]
+    table = pa.table(
+        {
+            "line_no": pa.array(line_no, pa.int64()),
+            "sample_at": pa.array(ts_us, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "node": pa.array(node_names, pa.string()).take(pa.array(s_sid, pa.int64())),
+            "watts": pa.array(watts, pa.float64()),
+        }
+    )
+    if n_samples > table.num_rows:
+        warnings.append(
+            f"{n_samples} series samples summed into {table.num_rows} node samples "
+            "(several series per node and time)"
+        )
+    quarantine.sort(key=lambda q: (q.line_no is None, q.line_no or 0))
+    return Parsed(
+        format="prometheus_json",
+        tables={TABLE: finish_table(TABLE, table)},
+        quarantine=quarantine,
+        rows_read=table.num_rows + len(quarantine),
+        warnings=warnings,
+    )
