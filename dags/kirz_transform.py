@@ -1,0 +1,68 @@
+"""kirz_transform: validate raw -> dbt build -> validate marts, whenever raw data changed.
+
+Scheduled on the raw assets (any source's ingest that loaded something) and, as a safety net,
+nightly: an asset event can be coalesced or, on SQLite, left waiting, and the nightly run
+makes sure the marts catch up within a day. Each run rebuilds from the whole warehouse, so
+several raw events are handled by one run, and re-running is safe.
+
+Data quality never stops this DAG: both validations record their results in ``audit.dq_*``
+and the publish DAG's gate decides. A validation or dbt error (not a data-quality finding)
+fails the task with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from kirz.airflow_assets import MARTS, NIGHTLY_TRANSFORM, RAW, TIMEZONE, WAREHOUSE_POOL
+
+
+@dag(
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(NIGHTLY_TRANSFORM, timezone=TIMEZONE), assets=AssetAny(*RAW.values())
+    ),
+    start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    tags=["kirz", "transform", "dbt", "data-quality"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    doc_md=__doc__,
+)
+def kirz_transform():
+    @task(pool=WAREHOUSE_POOL)
+    def validate_raw() -> dict:
+        """Run the raw-layer suites; findings are recorded, not raised."""
+        from kirz.config import load_settings
+        from kirz.validation import validate
+
+        run = validate(load_settings(), layer="raw")
+        return {"run_id": run.run_id, "status": run.status, "passed": run.passed,
+                "warnings": run.warnings, "critical": run.critical}
+
+    @task(pool=WAREHOUSE_POOL)
+    def dbt_build() -> dict:
+        """dbt build of seeds, models, snapshots and tests; raises naming what failed."""
+        from kirz.config import load_settings
+        from kirz.pipeline import run_transform
+
+        return run_transform(load_settings())
+
+    @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
+    def validate_marts(outlet_events=None) -> dict:
+        """Run the mart suites and announce the rebuilt marts to the publish DAG."""
+        from kirz.config import load_settings
+        from kirz.validation import validate
+
+        run = validate(load_settings(), layer="marts")
+        summary = {"run_id": run.run_id, "status": run.status, "passed": run.passed,
+                   "warnings": run.warnings, "critical": run.critical}
+        outlet_events[MARTS].extra = summary
+        return summary
+
+    validate_raw() >> dbt_build() >> validate_marts()
+
+
+kirz_transform()

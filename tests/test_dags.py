@@ -1,0 +1,139 @@
+"""DagBag integrity: the DAG files parse, follow the house rules and fit together through assets."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Airflow reads AIRFLOW_HOME once, at import: point it at a throwaway home first.
+os.environ.setdefault("KIRZ_TEST_AIRFLOW_HOME", tempfile.mkdtemp(prefix="kirz-airflow-test-"))
+os.environ["AIRFLOW_HOME"] = os.environ["KIRZ_TEST_AIRFLOW_HOME"]
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+import pytest  # noqa: E402
+
+from kirz.config import SOURCES  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DAGS = REPO / "dags"
+INGEST = {f"kirz_ingest_{s}" for s in SOURCES}
+ALL = INGEST | {"kirz_transform", "kirz_publish"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    t0 = time.perf_counter()
+    bag = DagBag(dag_folder=str(DAGS))
+    bag.parse_seconds = time.perf_counter() - t0
+    return bag
+
+
+def _assets(condition) -> list:
+    """The assets an asset condition (Asset, AssetAny, AssetAll) waits for."""
+    from airflow.sdk import Asset
+
+    if condition is None:
+        return []
+    if isinstance(condition, Asset):
+        return [condition]
+    return [a for obj in getattr(condition, "objects", []) for a in _assets(obj)]
+
+
+def _awaited(dag) -> list:
+    from airflow.sdk import Asset
+
+    if isinstance(dag.timetable, Asset):
+        return [dag.timetable]
+    condition = getattr(dag.timetable, "asset_condition", None)
+    return _assets(condition)
+
+
+def test_no_import_errors_and_every_dag_present(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == ALL
+
+
+def test_parse_time_is_bounded(dagbag):
+    assert dagbag.parse_seconds < 60, f"parsing dags/ took {dagbag.parse_seconds:.1f} s"
+    for stat in dagbag.dagbag_stats:
+        assert stat.duration.total_seconds() < 20, stat
+
+
+def test_file_name_is_the_dag_id_and_house_settings(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert Path(dag.fileloc).name == f"{dag_id}.py"
+        assert "kirz" in dag.tags and len(dag.tags) >= 2, dag_id
+        assert dag.catchup is False, dag_id
+        assert dag.max_active_runs == 1, dag_id
+        assert dag.start_date.tzinfo is not None, dag_id
+        assert dag.default_args["retries"] == 2, dag_id
+        assert dag.doc_md and dag_id in dag.doc_md, dag_id
+
+
+def test_retries_everywhere_but_the_gate(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        for t in dag.tasks:
+            expected = 0 if (dag_id, t.task_id) == ("kirz_publish", "gate") else 2
+            assert t.retries == expected, (dag_id, t.task_id)
+
+
+def test_every_awaited_asset_has_a_producer(dagbag):
+    produced = {a.uri for dag in dagbag.dags.values() for t in dag.tasks for a in t.outlets}
+    for dag_id, dag in dagbag.dags.items():
+        awaited = _awaited(dag)
+        assert awaited, f"{dag_id} waits for no asset"
+        for asset in awaited:
+            assert asset.uri in produced or asset.watchers, f"{dag_id} waits for {asset.uri}, which nothing produces"
+
+
+def test_assets_wire_ingest_to_transform_to_publish(dagbag):
+    from kirz.airflow_triggers import LandingFileTrigger
+
+    for source in SOURCES:
+        dag = dagbag.dags[f"kirz_ingest_{source}"]
+        (landing,) = _awaited(dag)
+        assert landing.uri == f"kirz://landing/{source}"
+        (watcher,) = landing.watchers
+        assert isinstance(watcher.trigger, LandingFileTrigger)
+        assert watcher.trigger.source == source and watcher.trigger.directory is None
+        assert "15 1 * * *" in repr(dag.timetable), "nightly run missing"
+        (ingest,) = dag.tasks
+        assert [a.uri for a in ingest.outlets] == [f"kirz://warehouse/raw/{source}"]
+
+    transform = dagbag.dags["kirz_transform"]
+    assert {a.uri for a in _awaited(transform)} == {f"kirz://warehouse/raw/{s}" for s in SOURCES}
+    assert [t.task_id for t in transform.topological_sort()] == ["validate_raw", "dbt_build", "validate_marts"]
+    outlets = {t.task_id: [a.uri for a in t.outlets] for t in transform.tasks}
+    assert outlets == {"validate_raw": [], "dbt_build": [], "validate_marts": ["kirz://warehouse/marts"]}
+
+    publish = dagbag.dags["kirz_publish"]
+    assert [a.uri for a in _awaited(publish)] == ["kirz://warehouse/marts"]
+    assert [t.task_id for t in publish.topological_sort()] == ["gate", "snapshot", "due_reports", "issue_report"]
+
+
+def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
+    reads_live = {("kirz_transform", t) for t in ("validate_raw", "dbt_build", "validate_marts")}
+    reads_live |= {(d, "ingest") for d in INGEST} | {("kirz_publish", "gate"), ("kirz_publish", "snapshot")}
+    for dag_id, task_id in reads_live:
+        assert dagbag.dags[dag_id].get_task(task_id).pool == "kirz_warehouse", (dag_id, task_id)
+
+
+def test_dag_files_do_no_heavy_imports_at_parse_time():
+    """Importing a DAG file must not pull in DuckDB, dbt, GX, Arrow or the report renderer."""
+    code = (
+        "import sys, runpy, airflow.sdk\n"
+        "before = set(sys.modules)\n"
+        f"for f in sorted(__import__('glob').glob({str(DAGS)!r} + '/*.py')):\n"
+        "    runpy.run_path(f)\n"
+        "heavy = ('duckdb', 'dbt', 'great_expectations', 'pyarrow', 'weasyprint', 'pandas', 'kirz.pipeline')\n"
+        "print(sorted({m.split('.')[0] if not m.startswith('kirz') else m for m in set(sys.modules) - before"
+        " if m.startswith(heavy)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                         env=dict(os.environ))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
