@@ -1,0 +1,10 @@
+"""Reports for funders, partners and the energy regulator: data, charts, rendering, versions, delivery.
+
+Entry points: :func:`report` (render, version and optionally deliver) and :func:`due_reports`
+(what the scheduler should issue as of a day). Scope and confidentiality are enforced in
+:mod:`kirz.reporting.data`, before anything is rendered.
+"""
+
+from kirz.reporting.service import ReportOutput, due_reports, load_recipients, report
+
+__all__ = ["ReportOutput", "due_reports", "load_recipients", "report"]

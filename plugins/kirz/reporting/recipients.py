@@ -1,0 +1,218 @@
+"""Who gets which report: the definitions in ``reports/recipients/*.yaml``.
+
+One file per recipient::
+
+    id: bund-strukturwandel
+    name: "Bund – Strukturwandelprogramm"
+    language: de                    # or [de, en]
+    scope: {funders: [bund-strukturwandel], contracts: [], usage_areas: []}
+    reports:
+      - {kind: funder_impact, every: quarter}
+      - {kind: funder_impact, every: year}
+    emails: [foerderung@example.org]
+
+A contract is in scope when it meets every non-empty condition of ``scope`` (funders: one of
+the contract's funders is listed; contracts: its id is listed; usage_areas: its area is
+listed). ``scope: all`` means the whole centre (for the energy regulator, whose report holds no
+contract figures anyway).
+
+A file with ``partners: auto`` is a template: it yields one recipient per partner in
+``marts.dim_partner`` (id ``partner-<partner_id in lower case>``, scope = that partner's
+contracts), with the file's language, reports and ``emails`` (a mapping partner_id -> list);
+``exclude`` lists partner ids to skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+KINDS = {
+    "funder_impact": ("quarter", "year"),
+    "partner_statement": ("month",),
+    "energy_annual": ("year",),
+}
+EVERY = {"month": "month", "monthly": "month", "quarter": "quarter", "quarterly": "quarter",
+         "year": "year", "yearly": "year", "annual": "year"}
+LANGS = ("de", "en")
+
+
+class RecipientError(ValueError):
+    """A recipient definition that cannot be used (names the file and the problem)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool = False
+    funders: tuple[str, ...] = ()
+    contracts: tuple[str, ...] = ()
+    usage_areas: tuple[str, ...] = ()
+
+    def covers(self, contract_id: str, funders, usage_area: str | None) -> bool:
+        if self.everything:
+            return True
+        if self.funders and not set(self.funders) & set(funders or ()):
+            return False
+        if self.contracts and contract_id not in self.contracts:
+            return False
+        if self.usage_areas and usage_area not in self.usage_areas:
+            return False
+        return True
+
+    def to_json(self) -> dict:
+        if self.everything:
+            return {"all": True}
+        return {"funders": list(self.funders), "contracts": list(self.contracts),
+                "usage_areas": list(self.usage_areas)}
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    kind: str
+    every: str  # month | quarter | year
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: str
+    name: str
+    role: str  # funder | partner | regulator | other
+    languages: tuple[str, ...]
+    scope: Scope
+    reports: tuple[ReportSpec, ...]
+    emails: tuple[str, ...] = ()
+    partner_id: str | None = None
+    source: str = ""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.kind for r in self.reports))
+
+
+@dataclass
+class Definitions:
+    recipients: list[Recipient] = field(default_factory=list)
+    auto_partner_templates: list[dict] = field(default_factory=list)
+
+
+def _tuple(val, what: str, src: str) -> tuple[str, ...]:
+    if val is None:
+        return ()
+    if isinstance(val, str):
+        return (val,)
+    if isinstance(val, (list, tuple)):
+        return tuple(str(v) for v in val)
+    raise RecipientError(f"{src}: {what} must be a list, got {val!r}")
+
+
+def _scope(raw, src: str) -> Scope:
+    if raw in ("all", {"all": True}):
+        return Scope(everything=True)
+    if not isinstance(raw, dict):
+        raise RecipientError(f"{src}: scope must be 'all' or a mapping of funders/contracts/usage_areas")
+    unknown = set(raw) - {"funders", "contracts", "usage_areas"}
+    if unknown:
+        raise RecipientError(f"{src}: unknown scope key(s) {sorted(unknown)}")
+    scope = Scope(False, _tuple(raw.get("funders"), "scope.funders", src),
+                  _tuple(raw.get("contracts"), "scope.contracts", src),
+                  _tuple(raw.get("usage_areas"), "scope.usage_areas", src))
+    if not (scope.funders or scope.contracts or scope.usage_areas):
+        raise RecipientError(f"{src}: empty scope (name funders, contracts or usage_areas, or say 'all')")
+    return scope
+
+
+def _reports(raw, src: str) -> tuple[ReportSpec, ...]:
+    out = []
+    for item in raw or []:
+        if isinstance(item, str):
+            item = {"kind": item}
+        kind = item.get("kind")
+        if kind not in KINDS:
+            raise RecipientError(f"{src}: unknown report kind {kind!r}; expected one of {', '.join(KINDS)}")
+        every = EVERY.get(str(item.get("every", KINDS[kind][0])))
+        if every not in KINDS[kind]:
+            raise RecipientError(f"{src}: {kind} cannot be issued every {item.get('every')!r}")
+        out.append(ReportSpec(kind, every))
+    if not out:
+        raise RecipientError(f"{src}: no reports listed")
+    return tuple(out)
+
+
+def _languages(raw, src: str) -> tuple[str, ...]:
+    langs = _tuple(raw or "de", "language", src)
+    bad = [lang for lang in langs if lang not in LANGS]
+    if bad:
+        raise RecipientError(f"{src}: unsupported language(s) {bad}; expected de or en")
+    return langs
+
+
+def load_definitions(directory: Path) -> Definitions:
+    """Read every ``*.yaml`` in ``directory``; ids must be unique."""
+    defs = Definitions()
+    seen: dict[str, str] = {}
+    for path in sorted(Path(directory).glob("*.y*ml")):
+        src = str(path)
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise RecipientError(f"{src}: not valid YAML ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise RecipientError(f"{src}: expected a mapping")
+        if doc.get("partners") == "auto":
+            defs.auto_partner_templates.append(
+                {"languages": _languages(doc.get("language"), src), "reports": _reports(doc.get("reports"), src),
+                 "emails": dict(doc.get("emails") or {}), "exclude": set(_tuple(doc.get("exclude"), "exclude", src)),
+                 "source": src}
+            )
+            continue
+        rid = str(doc.get("id") or "")
+        if not rid or "/" in rid or rid.startswith("."):
+            raise RecipientError(f"{src}: missing or unusable id {rid!r}")
+        if rid in seen:
+            raise RecipientError(f"{src}: id {rid!r} already defined in {seen[rid]}")
+        seen[rid] = src
+        defs.recipients.append(
+            Recipient(
+                id=rid,
+                name=str(doc.get("name") or rid),
+                role=str(doc.get("role") or "other"),
+                languages=_languages(doc.get("language"), src),
+                scope=_scope(doc.get("scope"), src),
+                reports=_reports(doc.get("reports"), src),
+                emails=_tuple(doc.get("emails"), "emails", src),
+                partner_id=doc.get("partner_id"),
+                source=src,
+            )
+        )
+    return defs
+
+
+def expand_auto_partners(defs: Definitions, partners: list[dict], contracts: list[dict]) -> list[Recipient]:
+    """All recipients: the explicit ones plus one per partner for each ``partners: auto`` file.
+
+    ``partners`` rows carry partner_id; ``contracts`` rows carry contract_id and partner_id.
+    An explicit recipient with the same id wins over a generated one.
+    """
+    out = list(defs.recipients)
+    ids = {r.id for r in out}
+    for tpl in defs.auto_partner_templates:
+        for p in sorted(partners, key=lambda r: r["partner_id"]):
+            pid = p["partner_id"]
+            rid = f"partner-{pid.lower()}"
+            if pid in tpl["exclude"] or rid in ids:
+                continue
+            own = tuple(sorted(c["contract_id"] for c in contracts if c["partner_id"] == pid))
+            if not own:
+                continue
+            out.append(
+                Recipient(
+                    id=rid, name=pid, role="partner", languages=tpl["languages"],
+                    scope=Scope(contracts=own), reports=tpl["reports"],
+                    emails=_tuple(tpl["emails"].get(pid), "emails", tpl["source"]),
+                    partner_id=pid, source=tpl["source"],
+                )
+            )
+            ids.add(rid)
+    return out
