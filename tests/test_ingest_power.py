@@ -54,6 +54,7 @@ def test_detect():
 def test_csv_rows_and_every_quarantine_path():
     parsed = parse(FIX / "node_power.csv", CTX)
     assert parsed.format == "power_csv"
+    assert parsed.warnings == []
     table = parsed.tables["node_power"]
     assert table.schema == raw_schema("node_power")
     assert [r["line_no"] for r in rows(parsed)] == [2, 3, 4, 5, 6, 7, 15]
@@ -85,6 +86,7 @@ def test_csv_truncated_last_line_is_quarantined_rest_loaded():
     assert [(r["line_no"], r["node"], r["watts"]) for r in rows(parsed)] == [(2, "cpu01", 250.0), (3, "cpu01", 260.5)]
     assert [(q.line_no, q.raw_text) for q in parsed.quarantine] == [(4, "2026-03-01T00:00:30Z,cpu0")]
     assert parsed.quarantine[0].reason.startswith("field count")
+    assert parsed.warnings == ["last line has no line break: the file may be truncated"]
     assert_counts(parsed)
 
 

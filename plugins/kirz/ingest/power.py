@@ -201,6 +201,15 @@ def utc_timestamp_sql(expr: str, epoch: bool) -> str:
     )
 
 
+def end_warnings(data: bytes | str) -> list[str]:
+    """A warning when the last line has no line break although others have: the file may
+    have been cut while written (a cut that still reads as a value cannot be told apart)."""
+    nl = b"\n" if isinstance(data, bytes) else "\n"
+    if data and not data.endswith(nl) and nl in data:
+        return ["last line has no line break: the file may be truncated"]
+    return []
+
+
 def finish_table(table: str, good: pa.Table) -> pa.Table:
     return good.cast(raw_schema(table))
 
@@ -293,6 +302,7 @@ def _parse_csv(path: Path, data: bytes) -> Parsed:
         tables={TABLE: table},
         quarantine=quarantine,
         rows_read=table.num_rows + len(quarantine),
+        warnings=end_warnings(data),
     )
 
 

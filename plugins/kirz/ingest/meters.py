@@ -1,0 +1,253 @@
+"""Facility energy meters -> ``raw.meter_readings`` (reading_at, meter_id, kwh).
+
+Readings are cumulative kWh registers, loaded as delivered: counter resets, rollovers and
+duplicates are dbt's business, not the parser's. Two formats:
+
+``meters_csv``
+    Header ``timestamp,meter_id,kwh`` (any column order), timestamps UTC ISO 8601 (naive =
+    UTC), decimal point. Read in bulk like the power CSV (Arrow line split, DuckDB casts).
+
+``building_export``
+    The building-management export: header ``Zeitstempel;Zähler;Zählerstand [kWh]``, ``;``
+    separated, decimal comma with optional ``.`` thousands separators (``1.234.567,8``),
+    timestamps ``dd.mm.yyyy HH:MM:SS`` in local time (``ctx.tz``), Windows-1252 (UTF-8 is
+    accepted too). A number with a decimal point (``1234.5``) is refused rather than guessed.
+    Local times become UTC by :func:`kirz.localtime.utc_candidates`. In the repeated hour at
+    the end of summer time the row order of each meter decides: its readings are in time
+    order, so the first pass through the hour is summer time (earliest candidate) and once
+    a reading of that meter goes back (or repeats) within the hour, the later candidate is
+    used. A local time in the spring gap does not exist and goes to quarantine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
+from kirz.ingest.power import (
+    csv_positions,
+    end_warnings,
+    field_sql,
+    finish_table,
+    first_data_line,
+    first_line,
+    header_fields,
+    numbered_lines,
+    run_rows,
+    split_sql,
+    strip_bom,
+    utc_timestamp_sql,
+)
+from kirz.localtime import utc_candidates
+
+TABLE = "meter_readings"
+FORMATS = ("meters_csv", "building_export")
+CSV_HEADER = ("timestamp", "meter_id", "kwh")
+EXPORT_HEADER = ("zeitstempel", "zähler", "zählerstand [kwh]")
+EXPORT_TIME_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")
+
+# German number: optional sign, digits with '.' groups of three or none, optional ',' decimals
+GERMAN_NUMBER = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?"
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def decode_export(data: bytes) -> tuple[str, str]:
+    """Text of a building export and the encoding used: UTF-8, else Windows-1252, else Latin-1."""
+    data = strip_bom(data)
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"  # cp1252 leaves five bytes undefined
+
+
+def detect(head: bytes) -> str | None:
+    """'meters_csv' or 'building_export' from the first bytes of a file, else None."""
+    line = first_line(head)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("cp1252", errors="replace")
+    if sorted(header_fields(text, ",")) == sorted(CSV_HEADER):
+        return "meters_csv"
+    if sorted(header_fields(text, ";")) == sorted(EXPORT_HEADER):
+        return "building_export"
+    return None
+
+
+def parse(path: Path, ctx: ParseContext) -> Parsed:
+    path = Path(path)
+    data = path.read_bytes()
+    fmt = ctx.fmt or detect(data[:65536])
+    if fmt is None:
+        raise FormatError(
+            path,
+            "not a meter file: expected a 'timestamp,meter_id,kwh' CSV or a building export "
+            "with header 'Zeitstempel;Zähler;Zählerstand [kWh]'",
+        )
+    if fmt == "meters_csv":
+        return _parse_csv(path, data)
+    if fmt == "building_export":
+        return _parse_export(path, data, ctx.tz)
+    raise FormatError(path, f"format {fmt!r} is not a meter format ({', '.join(FORMATS)})")
+
+
+def _parse_csv(path: Path, data: bytes) -> Parsed:
+    lines, replaced = numbered_lines(data)
+    if lines.num_rows == 0:
+        raise FormatError(path, "meters_csv: empty file, no header")
+    pos = csv_positions(path, first_data_line(lines), ",", CSV_HEADER, "meters_csv")
+    utf8_check = "when contains(line, '\ufffd') then 'encoding: invalid UTF-8 bytes in line'" if replaced else ""
+    has_cr = b"\r" in data
+    sql = f"""
+        with s as ({split_sql(',', has_cr)}
+        ), p as (
+            select line_no, line, len(f) as nf,
+                   {field_sql(pos['timestamp'])} as ts_raw,
+                   {field_sql(pos['meter_id'])} as meter_id,
+                   {field_sql(pos['kwh'])} as k_raw
+            from s
+        ), c as (
+            select *, {utc_timestamp_sql('ts_raw', epoch=False)} as reading_at,
+                   try_cast(k_raw as double) as kwh
+            from p
+        ), r as (
+            select *, case
+                when nf <> 3 then format('field count: expected 3 fields (timestamp,meter_id,kwh), found {{}}', nf)
+                {utf8_check}
+                when reading_at is null then format('timestamp: ''{{}}'' is not ISO 8601', ts_raw)
+                when meter_id = '' then 'meter_id: empty'
+                when kwh is null then format('kwh: ''{{}}'' is not a number', k_raw)
+                when isnan(kwh) then format('kwh: ''{{}}'' is NaN, not a reading', k_raw)
+                when isinf(kwh) then format('kwh: ''{{}}'' is not finite', k_raw)
+            end as reason
+            from c
+        )
+        select line_no, case when reason is not null then line end as line,
+               reading_at, meter_id, kwh, reason
+        from r where line_no > 1
+        order by line_no
+    """
+    good, quarantine = run_rows(lines, sql, ["reading_at", "meter_id", "kwh"])
+    table = finish_table(TABLE, good)
+    return Parsed(
+        format="meters_csv",
+        tables={TABLE: table},
+        quarantine=quarantine,
+        rows_read=table.num_rows + len(quarantine),
+        warnings=end_warnings(data),
+    )
+
+
+def _parse_export(path: Path, data: bytes, tz: ZoneInfo) -> Parsed:
+    text, encoding = decode_export(data)
+    lines, _ = numbered_lines(text.encode("utf-8"))
+    if lines.num_rows == 0:
+        raise FormatError(path, "building_export: empty file, no header")
+    pos = csv_positions(path, first_data_line(lines), ";", EXPORT_HEADER, "building_export")
+    formats = "[" + ", ".join(f"'{f}'" for f in EXPORT_TIME_FORMATS) + "]"
+    has_cr = "\r" in text
+    sql = f"""
+        with s as ({split_sql(';', has_cr)}
+        ), p as (
+            select line_no, line, len(f) as nf,
+                   {field_sql(pos['zeitstempel'])} as ts_raw,
+                   {field_sql(pos['zähler'])} as meter_id,
+                   {field_sql(pos['zählerstand [kwh]'])} as k_raw
+            from s
+        ), c as (
+            select *, try_strptime(ts_raw, {formats}) as local_at,
+                   case when regexp_full_match(k_raw, '{GERMAN_NUMBER}')
+                        then try_cast(replace(replace(k_raw, '.', ''), ',', '.') as double) end as kwh
+            from p
+        ), r as (
+            select *, case
+                when nf <> 3 then format('field count: expected 3 fields (Zeitstempel;Zähler;Zählerstand [kWh]), found {{}}', nf)
+                when local_at is null then format('timestamp: ''{{}}'' is not dd.mm.yyyy HH:MM:SS', ts_raw)
+                when meter_id = '' then 'meter_id: empty'
+                when kwh is null then format('kwh: ''{{}}'' is not a number in German notation (1.234.567,8)', k_raw)
+            end as reason
+            from c
+        )
+        select line_no, line, local_at, meter_id, kwh, reason
+        from r where line_no > 1
+        order by line_no
+    """
+    good, quarantine = run_rows(lines, sql, ["local_at", "meter_id", "kwh", "line"])
+    reading_at, gap = resolve_local_times(
+        good.column("local_at").cast(pa.int64()).to_numpy(zero_copy_only=False),
+        good.column("meter_id").to_pylist(),
+        tz,
+    )
+    if gap.any():
+        bad = good.filter(pa.array(gap)).to_pylist()
+        quarantine.extend(
+            Quarantined(
+                r["line_no"],
+                r["line"],
+                f"timestamp: local time {r['local_at']:%d.%m.%Y %H:%M:%S} does not exist in "
+                f"{tz.key} (skipped when summer time starts)",
+            )
+            for r in bad
+        )
+        quarantine.sort(key=lambda q: q.line_no)
+    keep = pa.array(~gap)
+    table = pa.table(
+        {
+            "line_no": good.column("line_no").filter(keep),
+            "reading_at": pa.array(reading_at[~gap], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "meter_id": good.column("meter_id").filter(keep),
+            "kwh": good.column("kwh").filter(keep),
+        }
+    )
+    table = finish_table(TABLE, table)
+    warnings = ([] if encoding == "utf-8" else [f"read as {encoding}"]) + end_warnings(text)
+    return Parsed(
+        format="building_export",
+        tables={TABLE: table},
+        quarantine=quarantine,
+        rows_read=table.num_rows + len(quarantine),
+        warnings=warnings,
+    )
+
+
+def resolve_local_times(local_us: np.ndarray, meters: list[str], tz: ZoneInfo) -> tuple[np.ndarray, np.ndarray]:
+    """UTC microseconds for naive local microseconds in row order, and a mask of nonexistent ones.
+
+    Each distinct local time is converted once. An ambiguous reading takes the later (winter
+    time) candidate when an earlier row of the same meter on the same day already showed
+    an ambiguous local time at or after it: the clock went back.
+    """
+    uniq, inverse = np.unique(local_us, return_inverse=True)
+    first = np.zeros(len(uniq), dtype=np.int64)
+    second = np.zeros(len(uniq), dtype=np.int64)
+    count = np.zeros(len(uniq), dtype=np.int64)
+    for i, us in enumerate(uniq.tolist()):
+        cands = utc_candidates(_EPOCH + timedelta(microseconds=us), tz)
+        count[i] = len(cands)
+        if cands:
+            first[i] = _to_us(cands[0])
+            second[i] = _to_us(cands[-1])
+    utc = first[inverse]
+    gap = count[inverse] == 0
+    latest_seen: dict[tuple[str, int], int] = {}
+    day_us = 86_400_000_000
+    for row in np.flatnonzero(count[inverse] == 2).tolist():
+        key = (meters[row], int(local_us[row]) // day_us)
+        seen = latest_seen.get(key)
+        if seen is not None and seen >= local_us[row]:
+            utc[row] = second[inverse[row]]
+        latest_seen[key] = max(seen if seen is not None else local_us[row], int(local_us[row]))
+    return utc, gap
+
+
+def _to_us(dt: datetime) -> int:
+    delta = dt.replace(tzinfo=None) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
