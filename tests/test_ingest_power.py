@@ -90,14 +90,17 @@ def test_csv_truncated_last_line_is_quarantined_rest_loaded():
     assert_counts(parsed)
 
 
-def test_csv_column_order_and_too_many_fields(tmp_path):
+def test_csv_bom_column_order_too_many_fields_and_blank_line(tmp_path):
     f = tmp_path / "p.csv"
-    f.write_text("node,watts,timestamp\ncpu01,250,2026-03-01T00:00:00Z\ncpu01,251,2026-03-01T00:00:15Z,extra\n")
+    f.write_text("\ufeffnode,watts,timestamp\ncpu01,250,2026-03-01T00:00:00Z\ncpu01,251,2026-03-01T00:00:15Z,extra\n   \n")
     parsed = parse(f, CTX)
     assert [(r["line_no"], r["sample_at"], r["node"], r["watts"]) for r in rows(parsed)] == [
         (2, t(0, 0, 0), "cpu01", 250.0)
     ]
-    assert reasons(parsed) == {3: "field count: expected 3 fields (timestamp,node,watts), found 4"}
+    assert reasons(parsed) == {
+        3: "field count: expected 3 fields (timestamp,node,watts), found 4",
+        4: "field count: expected 3 fields (timestamp,node,watts), found 1",  # blanks only
+    }
 
 
 def test_csv_epoch_in_milliseconds_is_refused(tmp_path):

@@ -240,11 +240,12 @@ def resolve_local_times(local_us: np.ndarray, meters: list[str], tz: ZoneInfo) -
     latest_seen: dict[tuple[str, int], int] = {}
     day_us = 86_400_000_000
     for row in np.flatnonzero(count[inverse] == 2).tolist():
-        key = (meters[row], int(local_us[row]) // day_us)
+        local = int(local_us[row])
+        key = (meters[row], local // day_us)
         seen = latest_seen.get(key)
-        if seen is not None and seen >= local_us[row]:
+        if seen is not None and seen >= local:
             utc[row] = second[inverse[row]]
-        latest_seen[key] = max(seen if seen is not None else local_us[row], int(local_us[row]))
+        latest_seen[key] = local if seen is None else max(seen, local)
     return utc, gap
 
 

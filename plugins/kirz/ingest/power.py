@@ -7,7 +7,8 @@ Two formats:
     ``Z`` or an offset, naive ISO 8601 (read as UTC) or epoch seconds (int or float).
     Files of millions of rows are read in bulk: the text is split into numbered lines by
     Arrow and every cast runs in DuckDB (``try_cast``), so the line number of each row is
-    exact and no Python code loops over rows. Blank lines carry no row and are skipped.
+    exact and no Python code loops over rows. Empty lines carry no row and are skipped
+    (a line of blanks is a row with one field, quarantined).
     Fields may be wrapped in double quotes; a quoted field holding a comma is not supported
     (node names hold none) and ends in quarantine as a field-count error.
 
@@ -95,33 +96,34 @@ def header_fields(line: str, delim: str) -> list[str]:
 
 
 def first_line(head: bytes) -> bytes:
-    head = strip_bom(head).lstrip(b"\r\n\t ")
-    return head.split(b"\n", 1)[0].rstrip(b"\r")
+    """Line 1 without BOM and line break: where a CSV's header must be."""
+    return strip_bom(head).split(b"\n", 1)[0].rstrip(b"\r")
+
+
+def _line_array(data: bytes) -> pa.LargeStringArray:
+    """The lines of ``data`` as an Arrow string array over the same bytes (no copy); each
+    line keeps its line break."""
+    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    n = len(breaks) + (1 if data and not data.endswith(b"\n") else 0)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1 : len(breaks) + 1] = breaks + 1
+    offsets[n] = len(data)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def numbered_lines(data: bytes) -> tuple[pa.Table, bool]:
-    """All lines of UTF-8 bytes as (line_no, line), 1-based, without copying the text.
-
-    The lines still end in their line break (:func:`split_sql` removes it).
-    Invalid UTF-8 bytes become U+FFFD and the flag says so.
-    """
+    """All lines of UTF-8 bytes as (line_no, line), 1-based; :func:`split_sql` removes the
+    line breaks. Invalid UTF-8 bytes become U+FFFD and the flag says so."""
     data = strip_bom(data)
+    lines = _line_array(data)
     replaced = False
-    while True:
-        buf = np.frombuffer(data, dtype=np.uint8)
-        breaks = np.flatnonzero(buf == 10)
-        n = len(breaks) + (1 if data and not data.endswith(b"\n") else 0)
-        offsets = np.empty(n + 1, dtype=np.int64)
-        offsets[0] = 0
-        offsets[1 : len(breaks) + 1] = breaks + 1
-        offsets[n] = len(data)
-        lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-        try:
-            lines.validate(full=True)
-            break
-        except pa.ArrowInvalid:
-            data = data.decode("utf-8", errors="replace").encode("utf-8")
-            replaced = True
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:
+        lines = _line_array(data.decode("utf-8", errors="replace").encode("utf-8"))
+        replaced = True
+    n = len(lines)
     return pa.table({"line_no": pa.array(np.arange(1, n + 1, dtype=np.int64)), "line": lines}), replaced
 
 
