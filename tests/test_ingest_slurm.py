@@ -832,3 +832,23 @@ def test_malformed_json_step_is_quarantined_and_the_job_kept(tmp_path):
     parsed = parse(write(tmp_path, json.dumps(doc), "j.json"), CTX)
     assert [r["job_id"] for r in rows_of(parsed)] == ["5"]
     assert [(q.line_no, q.reason) for q in parsed.quarantine] == [(2, "step.nodes: unbalanced '[' in host list 'x[1-'")]
+
+
+def test_displayed_elapsed_is_read_only_where_elapsed_raw_is_missing(tmp_path):
+    text = "JobID|Elapsed|ElapsedRaw\n61|INVALID|120\n62|00:03:00|\n63|junk|\n"
+    parsed = parse(write(tmp_path, text), CTX)
+    assert [(r["job_id"], r["elapsed_s"]) for r in rows_of(parsed)] == [("61", 120), ("62", 180)]
+    assert [(q.line_no, q.reason) for q in parsed.quarantine] == [(4, "Elapsed: cannot parse 'junk'")]
+
+
+def test_quarantined_raw_text_keeps_the_trailing_delimiter_of_sacct_p(tmp_path):
+    text = "JobID|User|NCPUS|\n71|ann|4|\n72|ann|x|\n"
+    parsed = parse(write(tmp_path, text), CTX)
+    assert [r["ncpus"] for r in rows_of(parsed)] == [4]
+    assert parsed.quarantine[0].raw_text == f"72|{pseudonymise(KEY, 'ann')}|x|"
+
+
+def test_gres_is_no_fallback_when_the_file_has_alloc_tres(tmp_path):
+    text = "JobID|State|AllocTRES|ReqGRES\n81|PENDING||gpu:2\n82|COMPLETED|cpu=4,node=1|gpu:2\n"
+    parsed = parse(write(tmp_path, text), CTX)
+    assert [(r["job_id"], r["gpus"]) for r in rows_of(parsed)] == [("81", 0), ("82", 0)]

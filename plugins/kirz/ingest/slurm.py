@@ -9,6 +9,9 @@ Text files: the delimiter is ``|`` (``-P``), TAB or ``;|;``; a header names the 
 (matched case-insensitively, unknown ones ignored); a headerless file (Open XDMoD's helper)
 is read with ``ParseContext.fields``. Local times without offset are converted to UTC in
 ``ParseContext.tz``; Start/End inside the repeated autumn hour are resolved by ElapsedRaw.
+GPUs come from ``gres/gpu`` in AllocTRES (0 when absent); only files without an AllocTRES
+column fall back to AllocGRES, then ReqGRES. Columns are decoded in bulk, each distinct value
+once, because a month of sacct output runs to hundreds of thousands of lines.
 
 JSON files: the old schema (``dbv0.0.37``: plain integers, ``state.current`` a string) and
 the new one (Slurm >= 23.02: ``{set, infinite, number}`` objects, ``state.current`` a list).
@@ -459,7 +462,7 @@ def _parse_text(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
     scrub = _Scrubber(ctx.pseudonym_key)
     line_nos: list[int] = []
     records: list[list[str]] = []
-    bad: list[tuple[int, list[str], str]] = []
+    bad: list[tuple[int, str]] = []  # (line number, reason)
     rows_read = 0
     body = lines[body_start:]
     while body and (not body[-1] or body[-1].isspace()):
@@ -484,12 +487,12 @@ def _parse_text(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
                 if nf < nh:
                     if 0 <= i_user < nf:
                         scrub.add(fields[i_user].strip())
-                    bad.append((n, fields, f"{nf} fields, header has {nh}"))
+                    bad.append((n, f"{nf} fields, header has {nh}"))
                     continue
                 if i_name < 0:
                     if i_user >= 0:
                         scrub.add(fields[i_user].strip())
-                    bad.append((n, fields, f"{nf} fields, header has {nh} and no JobName to absorb a delimiter"))
+                    bad.append((n, f"{nf} fields, header has {nh} and no JobName to absorb a delimiter"))
                     continue
                 extra = nf - nh
                 fields = fields[:i_name] + [delim.join(fields[i_name : i_name + extra + 1])] + fields[i_name + extra + 1 :]
@@ -498,12 +501,13 @@ def _parse_text(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
 
     table, row_errors = _text_columns(line_nos, records, ix, ctx)
     for i, reason in sorted(row_errors.items()):
-        bad.append((line_nos[i], records[i], reason))
-    if i_user >= 0:
+        bad.append((line_nos[i], reason))
+    if bad and i_user >= 0:
         for fields in records:
             scrub.add(fields[i_user].strip())
     bad.sort(key=lambda b: b[0])
-    quarantine = [Quarantined(n, scrub.fields(f, delim), reason) for n, f, reason in bad]
+    # raw text is the line as delivered (not the re-split fields), scrubbed field by field
+    quarantine = [Quarantined(n, scrub.fields(lines[n - 1].split(delim), delim), reason) for n, reason in bad]
     return Parsed(
         format="sacct_parsable",
         tables={TABLE: table},
@@ -760,9 +764,16 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
     state, cancelled_by = (list(c) for c in zip(*states)) if n else ([], [])
 
     elapsed = _int_column(col("elapsedraw"), "ElapsedRaw", None, errors).to_pylist()
-    if "elapsed" in ix and any(e is None for e in elapsed):
-        shown = _decode(col("elapsed"), _elapsed, errors)
-        elapsed = [e if e is not None else s for e, s in zip(elapsed, shown)]
+    missing = [i for i, e in enumerate(elapsed) if e is None]
+    if "elapsed" in ix and missing:
+        # the displayed Elapsed only where ElapsedRaw is absent or empty
+        shown_col = col("elapsed")
+        shown_errors: dict[int, str] = {}
+        shown = _decode([shown_col[i] for i in missing], _elapsed, shown_errors)
+        for k, i in enumerate(missing):
+            elapsed[i] = shown[k]
+        for k, reason in shown_errors.items():
+            errors.setdefault(missing[k], reason)
 
     clock = _Clock(ctx.tz)
     submit = _time_column(col("submit"), "Submit", clock, errors)
@@ -781,8 +792,9 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
     gpu_of = {t: ((t[0] or 0) if t is not None else None) for t in set(tres_vals)}
     gpus = list(map(gpu_of.__getitem__, tres_vals))
     mem = [t[1] if t is not None else None for t in tres_vals]
+    # old layouts without AllocTRES: AllocGRES, else ReqGRES (a file with AllocTRES keeps 0)
     for name, label in (("allocgres", "AllocGRES"), ("reqgres", "ReqGRES")):
-        if name in ix and None in gpus:
+        if "alloctres" not in ix and name in ix and None in gpus:
             fallback = _decode(col(name), lambda v, label=label: _gres(v, label) if v else None, errors)
             gpus = [g if g is not None else f for g, f in zip(gpus, fallback)]
     gpus = [g if g is not None else 0 for g in gpus]
