@@ -245,11 +245,6 @@ AMENDED_ACCOUNT = "mrob-edu"
 LOST_ACCOUNT_WEIGHT = 0.25
 
 
-def _month_end(d: date) -> date:
-    nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-    return nxt - timedelta(days=1)
-
-
 def build_contracts(start: date, days: int) -> list[dict]:
     """The contract documents (as the YAML files hold them) for a period of ``days`` from ``start``.
 
@@ -413,8 +408,8 @@ def _midnight_utc(d: date, tz: ZoneInfo) -> int:
 
 class _Job:
     __slots__ = (
-        "seq", "raw", "array_id", "task", "het_id", "het_off", "het_peer", "name", "user", "uid", "account",
-        "area", "partition", "qos", "unit_per_node", "nnodes", "gpus", "cpus", "mem", "submit", "start",
+        "seq", "raw", "array_id", "task", "het_id", "het_off", "het_peer", "name", "user", "account",
+        "area", "partition", "qos", "unit_per_node", "nnodes", "gpus", "cpus", "submit", "start",
         "end", "dur", "limit_min", "state", "exit", "cancel_uid", "nodes", "load", "held", "cancel_at",
         "pin_node", "extra_step", "program", "pending_reason",
     )
@@ -466,11 +461,9 @@ class _Cluster:
             ok = eff >= r
             if exclude is not None:
                 ok &= ~exclude
-            idx = np.flatnonzero(ok)
-            if not idx.size:
-                return None
-            best = idx[np.argmin(eff[idx])]
-            return [lo + int(best)]
+            score = np.where(ok, eff, cap + 1)
+            best = int(score.argmin())
+            return [lo + best] if score[best] <= cap else None
         full_mask = eff == cap
         if exclude is not None:
             full_mask &= ~exclude
@@ -481,6 +474,12 @@ class _Cluster:
             if full[i + k - 1] - full[i] == k - 1:
                 return [lo + int(x) for x in full[i:i + k]]
         return [lo + int(x) for x in full[:k]]
+
+    def reserved(self, part: str, t: int, e: int) -> bool:
+        if not self.reservations:
+            return False
+        lo, hi = self.range[part]
+        return any(lo <= node < hi and t0 < e and t1 > t for node, _, t0, t1 in self.reservations)
 
     def hold_for(self, part: str, r: int, k: int, t: int) -> tuple[int, np.ndarray]:
         """A reservation for a job that has waited too long (EASY backfill): the ``k`` nodes on
@@ -595,14 +594,12 @@ class _Workload:
                 median = GPU_MEDIAN_MIN[GPU_SIZES.index(size)]
             cpg = 8 if rng.random() < 0.7 else 16
             cpus = per * cpg * nnodes
-            mem = f"{GPU_MEM_G[per] * nnodes}G"
         else:
             if size is None:
                 size = CPU_SIZES[_pick(rng, _CPU_SIZE_CUM)]
             nnodes, per = 1, size
             median = CPU_MEDIAN_MIN * (0.5 + size / 256)
             cpus = size
-            mem = f"{size * CPU_MEM_MB_PER_CORE}M"
         if dur is None:
             dur = _draw_duration(rng, median * dur_factor)
         if state is None:
@@ -625,7 +622,7 @@ class _Workload:
             name=name or names[int(rng.integers(len(names)))], user=user, account=acct.name, area=acct.area,
             partition=partition, qos="long" if limit > 1440 else ("short" if limit <= 60 else "normal"),
             unit_per_node=per, nnodes=nnodes, gpus=(per * nnodes if partition == "gpu" else 0), cpus=cpus,
-            mem=mem, submit=t, dur=int(dur), limit_min=limit, state=st[0], exit=st[1],
+            submit=t, dur=int(dur), limit_min=limit, state=st[0], exit=st[1],
             load=float(rng.uniform(0.6, 0.95)), held=False, extra_step=bool(rng.random() < 0.3),
             program=STEP_PROGRAMS[int(rng.integers(len(STEP_PROGRAMS)))],
         )
@@ -765,7 +762,13 @@ class _Workload:
             job.array_id = grp["id"]
         heapq.heappush(self.heap, (job.end, job.seq, job))
 
-    def _try(self, job: _Job, t: int) -> bool:
+    def _try(self, job: _Job, t: int, failed: dict) -> bool:
+        """Start ``job`` (both parts of a heterogeneous job) at ``t`` if it fits.
+
+        ``failed`` remembers, within one pass at one instant, the smallest request that did not
+        fit under the same conditions: a larger one cannot fit either (resources only shrink
+        during a pass), so it is skipped without a search.
+        """
         cl = self.cluster
         parts = [job] if job.het_peer is None else [job, job.het_peer]
         placed = []
@@ -774,10 +777,16 @@ class _Workload:
             blk = self.blockers.get(part)
             nodes = None
             if j.unit_per_node <= cl.maxfree[part]:
+                e = t + j.dur
                 exclude = None
-                if blk is not None and blk[0] is not job and t + j.dur > blk[1]:
+                if blk is not None and blk[0] is not job and e > blk[1]:
                     exclude = blk[2]
-                nodes = cl.fit(part, j.unit_per_node, j.nnodes, t, t + j.dur, exclude)
+                key = (part, exclude is not None, j.nnodes > 1, cl.reserved(part, t, e))
+                size = j.nnodes if j.nnodes > 1 else j.unit_per_node
+                if size < failed.get(key, 1 << 30):
+                    nodes = cl.fit(part, j.unit_per_node, j.nnodes, t, e, exclude)
+                    if nodes is None and j is job:
+                        failed[key] = size
             if nodes is None:
                 if job.het_peer is None and t - job.submit >= BLOCKER_WAIT_S and (
                         blk is None or (blk[0] is job and t >= blk[1])):
@@ -807,11 +816,11 @@ class _Workload:
             t = min(t_sub, t_end)
             if t >= self.cutoff:
                 break
-            freed = False
+            freed = set()
             while self.heap and self.heap[0][0] <= t:
                 _, _, done = heapq.heappop(self.heap)
                 self.cluster.give(done.partition, done.nodes, done.unit_per_node, done)
-                freed = True
+                freed.add(done.partition)
             new = []
             while i < n and subs[i].submit <= t:
                 job = subs[i]
@@ -824,19 +833,26 @@ class _Workload:
                     new.append(job)
             if freed and queue:
                 started = False
+                failed: dict = {}
+                maxfree = self.cluster.maxfree
                 for job in queue[:depth]:
-                    if self._try(job, t):
+                    part = job.partition
+                    if job.het_peer is None and (part not in freed or (
+                            job.unit_per_node > maxfree[part]
+                            and (part in self.blockers or t - job.submit < BLOCKER_WAIT_S))):
+                        continue   # nothing freed for it, or it cannot fit and needs no reservation
+                    if self._try(job, t, failed):
                         started = True
                 if started:
                     queue = [j for j in queue if j.start is None]
             elif new:
                 started = False
+                failed = {}
                 for job in new:
-                    if self._try(job, t):
+                    if self._try(job, t, failed):
                         started = True
                 if started:
                     queue = [j for j in queue if j.start is None]
-        self.queue_left = queue
 
     def _submit(self, job: _Job) -> None:
         if isinstance(job.array_id, dict):
@@ -958,11 +974,10 @@ class _Record:
 
 
 class _SlurmOut:
-    def __init__(self, jobs: list[_Job], specs: list[NodeSpec], clock: _Clock, cutoff: int):
+    def __init__(self, specs: list[NodeSpec], clock: _Clock, cutoff: int):
         self.specs = specs
         self.clock = clock
         self.cutoff = cutoff
-        self.jobs = jobs
 
     def job_id(self, j: _Job) -> str:
         if j.array_id is not None:
@@ -982,7 +997,7 @@ class _SlurmOut:
             total += share * (s.idle_w + j.load * (s.max_w - s.idle_w))
         return int(round(total * elapsed))
 
-    def alloc_records(self, j: _Job, pending_ids: dict | None = None) -> list[_Record]:
+    def alloc_records(self, j: _Job) -> list[_Record]:
         """The allocation line and its steps."""
         uid = j.cancel_uid
         state = j.state if not (j.state == "CANCELLED" and uid is not None) else f"CANCELLED by {uid}"
@@ -1174,6 +1189,303 @@ def _meter_values(day_slots: int, slot_t: np.ndarray, clock: _Clock, it_kwh: np.
 # the generator
 
 
+@dataclass
+class _Period:
+    tz: str
+    zone: ZoneInfo
+    day_dates: list[date]
+    day_starts: list[int]     # UTC epoch of each local midnight, plus the export cutoff
+    clock: _Clock
+
+    @property
+    def t0(self) -> int:
+        return self.day_starts[0]
+
+    @property
+    def cutoff(self) -> int:
+        return self.day_starts[-1]
+
+    @property
+    def days(self) -> int:
+        return len(self.day_dates)
+
+    def day_of(self, t: int) -> int:
+        return bisect.bisect_right(self.day_starts, t) - 1
+
+    def change_days(self, fallback_only: bool = False) -> list[int]:
+        """Days on which the zone's offset changes (summer time ends, with ``fallback_only``)."""
+        return sorted({self.day_of(T) for T, before, after in self.clock.transitions
+                       if self.t0 <= T < self.cutoff and (before > after or not fallback_only)})
+
+
+class _Files:
+    """What was written, with its counts, for the manifest."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.rows: list[dict] = []
+
+    def add(self, path: Path, source: str, fmt: str, **counts) -> None:
+        self.rows.append({"path": path.relative_to(self.out).as_posix(), "source": source, "format": fmt, **counts})
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _accounts(contracts: list[dict], period: _Period) -> list[_Account]:
+    """Slurm accounts with their users; an account starts submitting when a contract covers it."""
+    accounts: list[_Account] = []
+    user_no = 0
+    for doc, partner in zip(contracts, PARTNERS):
+        active = max(period.t0, _midnight_utc(doc["valid_from"], period.zone))
+        for acct, weight, n_users in partner.accounts:
+            users = [f"user{user_no + k + 1:03d}" for k in range(n_users)]
+            user_no += n_users
+            accounts.append(_Account(acct, partner.area, weight, users, active))
+        for am in doc["amendments"]:
+            for acct in am.get("accounts", []):
+                if acct not in {a.name for a in accounts}:
+                    users = accounts[-1].users[:2] + [f"user{user_no + 1:03d}"]
+                    user_no += 1
+                    accounts.append(_Account(acct, partner.area, 0.8, users,
+                                             max(period.t0, _midnight_utc(am["effective_from"], period.zone))))
+    accounts.append(_Account(LOST_ACCOUNT, "unassigned", LOST_ACCOUNT_WEIGHT, [f"user{user_no + 1:03d}"], period.t0))
+    return accounts
+
+
+def _write_slurm(out: Path, jobs: list[_Job], so: _SlurmOut, period: _Period, json_days: set[int],
+                 uid_user: dict[int, str], files: _Files, report) -> dict:
+    """One sacct file per local day with the allocations that ended that day (and their steps);
+    the last day's file also holds what is running or pending at the export cutoff."""
+    days, last = period.days, period.days - 1
+    per_day: list[list[tuple]] = [[] for _ in range(days)]
+    pending_arrays: dict[int, list[_Job]] = {}
+    for j in jobs:
+        if j.state == "PENDING" and j.array_id is not None:
+            pending_arrays.setdefault(j.array_id, []).append(j)
+            continue
+        d = last if j.end is None else period.day_of(j.end)
+        key = (j.array_id if j.array_id is not None else (j.het_id if j.het_id is not None else j.raw),
+               j.task if j.task is not None else (j.het_off or 0))
+        per_day[d].append((key, j, None))
+    for aid, tasks in pending_arrays.items():
+        per_day[last].append(((aid, 1 << 30), tasks[0], tasks))
+
+    totals = {"allocations": 0, "steps": 0}
+    meta = {"plugin": {"type": "openapi/slurmdbd", "name": "Slurm OpenAPI slurmdbd",
+                       "data_parser": "data_parser/v0.0.40", "accounting_storage": "accounting_storage/slurmdbd"},
+            "command": ["sacct", "--json"],
+            "slurm": {"version": {"major": EXPORT_RELEASE[0], "micro": EXPORT_RELEASE[2], "minor": EXPORT_RELEASE[1]},
+                      "release": ".".join(EXPORT_RELEASE), "cluster": "kirz-leipzig"}}
+    for d in range(days):
+        entries = sorted(per_day[d], key=lambda e: e[0])
+        name = f"sacct-{period.day_dates[d].isoformat()}"
+        n_alloc = n_steps = 0
+        if d in json_days:
+            path = out / "slurm" / f"{name}.json"
+            with open(path, "wb") as f:   # one job at a time: a day of a large cluster is big
+                f.write(b'{\n  "meta": ' + orjson.dumps(meta, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+                        + b',\n  "jobs": [')
+                for k, (_, j, tasks) in enumerate(entries):
+                    recs = so.pending_array_record(tasks) if tasks else so.alloc_records(j)
+                    body = orjson.dumps(so.json_job(recs, j, uid_user, "kirz-leipzig"), option=orjson.OPT_INDENT_2)
+                    f.write((b",\n    " if k else b"\n    ") + body.replace(b"\n", b"\n    "))
+                    n_alloc += 1
+                    n_steps += len(recs) - 1
+                f.write((b"\n  " if entries else b"") + b'],\n  "warnings": [],\n  "errors": []\n}\n')
+            fmt = "sacct_json"
+        else:
+            lines = ["|".join(SACCT_FIELDS)]
+            for _, j, tasks in entries:
+                recs = so.pending_array_record(tasks) if tasks else so.alloc_records(j)
+                lines.extend(so.line(r) for r in recs)
+                n_alloc += 1
+                n_steps += len(recs) - 1
+            path = out / "slurm" / f"{name}.txt"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            fmt = "sacct_parsable2"
+        files.add(path, "slurm", fmt, allocations=n_alloc, steps=n_steps, records=n_alloc + n_steps)
+        totals["allocations"] += n_alloc
+        totals["steps"] += n_steps
+        report("slurm", d + 1, days)
+    return totals
+
+
+class _Power:
+    """Node power per local day: a nodes x samples matrix built from the job intervals."""
+
+    def __init__(self, jobs: list[_Job], specs: list[NodeSpec], n_gpu: int, period: _Period, interval_s: int,
+                 seed: int):
+        self.specs = specs
+        self.period = period
+        self.dt = interval_s
+        self.seed = seed
+        node, val, start, end = [], [], [], []
+        for j in jobs:
+            if j.start is None:
+                continue
+            e = min(j.end if j.end is not None else period.cutoff, period.cutoff)
+            for n in j.nodes:
+                s = specs[n]
+                share = j.unit_per_node / (s.gpus if s.partition == "gpu" else s.cpus)
+                node.append(n)
+                val.append(share * j.load * (s.max_w - s.idle_w))
+                start.append(j.start)
+                end.append(e)
+        self.node = np.array(node, dtype=np.int64)
+        self.val = np.array(val, dtype=np.float64)
+        self.start = np.array(start, dtype=np.int64)
+        self.end = np.array(end, dtype=np.int64)
+        self.idle = np.array([s.idle_w for s in specs])
+        self.names = pa.array([s.name for s in specs])
+        self.prom_nodes = list(range(min(4, n_gpu)))
+        self.csv_nodes = np.array([i for i in range(len(specs)) if i not in self.prom_nodes], dtype=np.int64)
+        self.gap_day = min(1, period.days - 1)
+        self.gap_node = int(self.csv_nodes[0])
+        self.gap_len = max(1, 1200 // interval_s)
+        self.dup_node = int(self.csv_nodes[min(1, len(self.csv_nodes) - 1)])
+        self.samples = {"csv": 0, "prometheus": 0}
+        self.quirks: dict = {}
+
+    def watts(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sample times, watts[node, sample]) of day ``d``: a sample at t sees the jobs with
+        start <= t < end; watts = idle + (max - idle) x share x load, plus about 1 % noise."""
+        ds, de = self.period.day_starts[d], self.period.day_starts[d + 1]
+        dt, n_nodes = self.dt, len(self.specs)
+        S = (de - ds) // dt
+        sel = (self.start < de) & (self.end > ds)
+        nn, vv = self.node[sel], self.val[sel]
+        i0 = np.clip(-((ds - self.start[sel]) // dt), 0, S)   # first sample at or after the start
+        i1 = np.clip(-((ds - self.end[sel]) // dt), 0, S)
+        width = S + 1
+        diff = (np.bincount(nn * width + i0, weights=vv, minlength=n_nodes * width)
+                - np.bincount(nn * width + i1, weights=vv, minlength=n_nodes * width))
+        busy = np.cumsum(diff.reshape(n_nodes, width)[:, :S], axis=1)
+        np.clip(busy, 0, None, out=busy)
+        base = self.idle[:, None] + busy
+        noise = np.random.default_rng([self.seed, 1000 + d]).normal(0.0, 1.0, size=base.shape)
+        watts = np.round(np.clip(base + noise * (0.01 * base + 3.0), 0, None), 1)
+        return ds + np.arange(S, dtype=np.int64) * dt, watts
+
+    def write(self, out: Path, d: int, sample_t: np.ndarray, watts: np.ndarray, files: _Files) -> None:
+        day = self.period.day_dates[d].isoformat()
+        S = len(sample_t)
+        t_idx = np.repeat(np.arange(S), len(self.csv_nodes))   # time-major, as a collector writes
+        n_idx = np.tile(self.csv_nodes, S)
+        if d == self.gap_day:
+            k0 = max(0, min(14 * 3600 // self.dt, S - self.gap_len))
+            keep = ~((n_idx == self.gap_node) & (t_idx >= k0) & (t_idx < k0 + self.gap_len))
+            t_idx, n_idx = t_idx[keep], n_idx[keep]
+            self.quirks["power_gap"] = {"node": self.specs[self.gap_node].name, "from": _iso(sample_t[k0]),
+                                        "to": _iso(sample_t[k0] + self.gap_len * self.dt),
+                                        "samples_missing": self.gap_len}
+        if d == 0:
+            k = S // 3
+            pos = int(np.flatnonzero((t_idx == k) & (n_idx == self.dup_node))[0])
+            t_idx = np.insert(t_idx, pos + 1, k)
+            n_idx = np.insert(n_idx, pos + 1, self.dup_node)
+            self.quirks["power_duplicate"] = {"node": self.specs[self.dup_node].name, "at": _iso(sample_t[k]),
+                                              "file": f"power/power-{day}.csv"}
+        table = pa.table({"timestamp": _iso_z(sample_t).take(pa.array(t_idx)),
+                          "node": self.names.take(pa.array(n_idx)),
+                          "watts": pa.array(watts[n_idx, t_idx])})
+        path = out / "power" / f"power-{day}.csv"
+        with open(path, "wb") as f:
+            f.write(b"timestamp,node,watts\n")
+            f.write(_csv_bytes(table))
+        files.add(path, "power", "node_power_csv", rows=len(t_idx))
+        self.samples["csv"] += len(t_idx)
+        if self.prom_nodes:
+            result = []
+            for n in self.prom_nodes:
+                vals = ",".join(f'[{int(t)},"{w:.1f}"]' for t, w in zip(sample_t, watts[n]))
+                result.append('{"metric":{"__name__":"node_power_watts","instance":"%s:9100","job":"node"},'
+                              '"values":[%s]}' % (self.specs[n].name, vals))
+            path = out / "power" / f"power-prom-{day}.json"
+            path.write_text('{"status":"success","data":{"resultType":"matrix","result":[%s]}}\n' % ",".join(result),
+                            encoding="utf-8")
+            files.add(path, "power", "prometheus_query_range", series=len(self.prom_nodes),
+                      samples=S * len(self.prom_nodes))
+            self.samples["prometheus"] += S * len(self.prom_nodes)
+
+
+class _Meters:
+    """Cumulative kWh registers read every 15 minutes, driven by the node power."""
+
+    def __init__(self, period: _Period, seed: int):
+        self.period = period
+        change = period.change_days()
+        days = period.days
+        if change:
+            self.glt_days = {d + k for d in change for k in (-1, 0, 1) if 0 <= d + k < days}
+        else:
+            self.glt_days = {i for i in range(days) if i % 3 == 1}
+        csv_days = [i for i in range(days) if i not in self.glt_days] or list(range(days))
+        self.reset_day = csv_days[len(csv_days) // 2]
+        self.dup_day = csv_days[0]
+        self.registers = dict(METER_START_KWH)
+        self.rng = np.random.default_rng([seed, 7001])
+        self.ids = [m["id"] for m in METERS]
+        self.midnight: list[dict] = []    # rounded register values at each local midnight and the cutoff
+        self.rows = {"csv": 0, "gebaeudeleittechnik": 0}
+        self.quirks: dict = {}
+
+    def day(self, out: Path, d: int, node_kwh: np.ndarray, files: _Files) -> None:
+        period = self.period
+        ds, de = period.day_starts[d], period.day_starts[d + 1]
+        n_slots = len(node_kwh)
+        slot_t = ds + np.arange(n_slots, dtype=np.int64) * METER_SLOT_S
+        energy = _meter_values(n_slots, slot_t, period.clock, node_kwh * (1 + IT_OVERHEAD), self.rng)
+        reading_t = list(slot_t) + ([de] if d == period.days - 1 else [])
+        values: dict[str, np.ndarray] = {}
+        for m in self.ids:
+            cum = np.concatenate([[0.0], np.cumsum(energy[m])])
+            values[m] = self.registers[m] + cum[: len(reading_t)]
+            if m == "M-COOL" and d == self.reset_day:
+                # the register restarts from zero two thirds into one slot
+                jr = max(1, n_slots // 2)
+                before = cum[jr - 1] + (2 / 3) * energy[m][jr - 1]
+                values[m][jr:] = cum[jr: len(reading_t)] - before
+                self.registers[m] = cum[-1] - before
+                self.quirks["meter_reset"] = {"meter_id": m, "between": [_iso(reading_t[jr - 1]), _iso(reading_t[jr])],
+                                              "value_after_kwh": round(float(values[m][jr]), 1)}
+            else:
+                self.registers[m] += cum[-1]
+        self.midnight.append({m: round(float(values[m][0]), 1) for m in self.ids})
+        if d == period.days - 1:
+            self.midnight.append({m: round(float(values[m][-1]), 1) for m in self.ids})
+        rows = [(int(t), m, round(float(values[m][k]), 1)) for k, t in enumerate(reading_t) for m in self.ids]
+        if d == self.dup_day:
+            pos = 4 * len(self.ids) + 1
+            rows.insert(pos + 1, rows[pos])
+            self.quirks["meter_duplicate"] = {"meter_id": rows[pos][1], "at": _iso(rows[pos][0])}
+        day = period.day_dates[d].isoformat()
+        if d in self.glt_days:
+            text = "Zeitstempel;Zähler;Zählerstand [kWh]\r\n" + "".join(
+                f"{period.clock.local(t, '%d.%m.%Y %H:%M:%S')};{m};{f'{v:.1f}'.replace('.', ',')}\r\n"
+                for t, m, v in rows)
+            path = out / "meters" / f"gebaeudeleittechnik-{day}.csv"
+            path.write_bytes(text.encode("cp1252"))
+            fmt = "gebaeudeleittechnik"
+        else:
+            text = "timestamp,meter_id,kwh\n" + "".join(f"{_iso(t)},{m},{v:.1f}\n" for t, m, v in rows)
+            path = out / "meters" / f"meters-{day}.csv"
+            path.write_text(text, encoding="utf-8")
+            fmt = "csv"
+        files.add(path, "meters", "meters_csv" if fmt == "csv" else fmt, rows=len(rows))
+        self.rows[fmt] += len(rows)
+
+    def energy_daily(self) -> list[dict]:
+        out = []
+        for d, day in enumerate(self.period.day_dates):
+            it = self.midnight[d + 1]["M-IT"] - self.midnight[d]["M-IT"]
+            grid = self.midnight[d + 1]["M-GRID"] - self.midnight[d]["M-GRID"]
+            out.append({"day": day.isoformat(), "it_kwh": round(it, 1), "grid_kwh": round(grid, 1),
+                        "pue": round(grid / it, 4) if it else None})
+        return out
+
+
 def synthesize(
     out: Path,
     *,
@@ -1187,9 +1499,8 @@ def synthesize(
 ) -> dict:
     """Write a synthetic centre into ``out`` and return (and write as ``out/manifest.json``) its manifest.
 
-    ``progress(step, done, total)`` is called as the work advances (``step`` is "jobs",
-    "slurm" or "power"; ``done`` of ``total`` days or stages). The same arguments give
-    byte-identical files.
+    ``progress(step, done, total)`` is called as the work advances: step "jobs" (3 stages), then
+    "slurm" and "power" (one call per day). The same arguments give byte-identical files.
     """
     if days < 1:
         raise ValueError("days must be at least 1")
@@ -1199,58 +1510,28 @@ def synthesize(
     zone = ZoneInfo(tz)
     report = progress or (lambda step, done, total: None)
     rng = np.random.default_rng(seed)
-
     specs = plan_nodes(nodes)
     day_dates = [start + timedelta(days=i) for i in range(days)]
     day_starts = [_midnight_utc(d, zone) for d in day_dates] + [_midnight_utc(start + timedelta(days=days), zone)]
-    t0, cutoff = day_starts[0], day_starts[-1]
-    clock = _Clock(zone, t0 - 86400, cutoff + 86400)
-
+    period = _Period(tz, zone, day_dates, day_starts, _Clock(zone, day_starts[0] - 86400, day_starts[-1] + 86400))
     for sub in ("inventory", "contracts", "slurm", "power", "meters"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    files: list[dict] = []
+    files = _Files(out)
 
-    def add_file(path: Path, source: str, fmt: str, **counts) -> None:
-        files.append({"path": path.relative_to(out).as_posix(), "source": source, "format": fmt, **counts})
-
-    # inventory and contracts
-    inv = _inventory_doc(specs)
-    _write_yaml(out / "inventory" / "inventory.yaml", inv)
-    add_file(out / "inventory" / "inventory.yaml", "inventory", "inventory_yaml", nodes=len(specs),
-             meters=len(METERS), facility=1)
+    _write_yaml(out / "inventory" / "inventory.yaml", _inventory_doc(specs))
+    files.add(out / "inventory" / "inventory.yaml", "inventory", "inventory_yaml", nodes=len(specs),
+              meters=len(METERS), facility=1)
     contracts = build_contracts(start, days)
     for doc in contracts:
-        p = out / "contracts" / f"{doc['contract_id']}.yaml"
-        _write_yaml(p, doc)
-        add_file(p, "contracts", "contract_yaml", versions=1 + len(doc["amendments"]))
+        path = out / "contracts" / f"{doc['contract_id']}.yaml"
+        _write_yaml(path, doc)
+        files.add(path, "contracts", "contract_yaml", versions=1 + len(doc["amendments"]))
 
-    # accounts and users
-    accounts: list[_Account] = []
-    user_no = 0
-    for doc, partner in zip(contracts, PARTNERS):
-        active = max(t0, _midnight_utc(doc["valid_from"], zone))
-        for acct, weight, n_users in partner.accounts:
-            users = [f"user{user_no + k + 1:03d}" for k in range(n_users)]
-            user_no += n_users
-            accounts.append(_Account(acct, partner.area, weight, users, active))
-        for am in doc["amendments"]:
-            for acct in am.get("accounts", []):
-                if acct not in {a.name for a in accounts}:
-                    users = accounts[-1].users[:2] + [f"user{user_no + 1:03d}"]
-                    user_no += 1
-                    accounts.append(_Account(acct, partner.area, 0.8, users,
-                                             max(t0, _midnight_utc(am["effective_from"], zone))))
-    accounts.append(_Account(LOST_ACCOUNT, "unassigned", LOST_ACCOUNT_WEIGHT, [f"user{user_no + 1:03d}"], t0))
-    user_no += 1
-    covered = {a for doc in contracts for a in doc["accounts"]} | {
-        a for doc in contracts for am in doc["amendments"] for a in am.get("accounts", [])}
-
-    # jobs
-    wl = _Workload(specs, accounts, clock, t0, cutoff, rng, day_starts)
+    accounts = _accounts(contracts, period)
+    wl = _Workload(specs, accounts, period.clock, period.t0, period.cutoff, rng, day_starts)
     for a in accounts:
         for u in a.users:
             wl.user_uid.setdefault(u, 20000 + int(u[4:]))
-    uid_user = {v: k for k, v in wl.user_uid.items()}
     wl.generate()
     report("jobs", 1, 3)
     wl.simulate()
@@ -1258,275 +1539,46 @@ def synthesize(
     jobs = wl.finish()
     report("jobs", 3, 3)
 
-    # the pipe in a job name (sacct -P does not escape it), on a job in the first text file
+    # every 4th day comes as sacct --json; the first day is always -P and carries a '|' in a job
+    # name, which sacct -P does not escape
     json_days = {i for i in range(days) if i % 4 == 1}
-    text_day_ends = [j for j in jobs if j.end is not None and j.start is not None
-                     and t0 <= j.end < day_starts[1] and j.pin_node is None and j.array_id is None
-                     and j.het_off is None]
-    if 0 not in json_days and text_day_ends:
-        text_day_ends[0].name = "prep|train"
-        pipe_job = text_day_ends[0]
-    else:
-        pipe_job = None
+    plain = [j for j in jobs if j.start is not None and j.end is not None and j.end < day_starts[1]
+             and j.pin_node is None and j.array_id is None and j.het_off is None]
+    pipe_job = plain[0] if plain else None
+    if pipe_job is not None:
+        pipe_job.name = "prep|train"
 
-    # group records per file day
-    so = _SlurmOut(jobs, specs, clock, cutoff)
-    per_day: list[list[tuple]] = [[] for _ in range(days)]
-    pending_arrays: dict[int, list[_Job]] = {}
-    last = days - 1
-    for j in jobs:
-        if j.state == "PENDING" and j.array_id is not None:
-            pending_arrays.setdefault(j.array_id, []).append(j)
-            continue
-        if j.end is None:
-            d = last
-        else:
-            d = bisect.bisect_right(day_starts, j.end) - 1
-        key = (j.array_id if j.array_id is not None else (j.het_id if j.het_id is not None else j.raw),
-               j.task if j.task is not None else (j.het_off or 0))
-        per_day[d].append((key, j, None))
-    for aid, tasks in pending_arrays.items():
-        per_day[last].append(((aid, 10**9), tasks[0], tasks))
+    so = _SlurmOut(specs, period.clock, period.cutoff)
+    uid_user = {v: k for k, v in wl.user_uid.items()}
+    totals_slurm = _write_slurm(out, jobs, so, period, json_days, uid_user, files, report)
 
-    totals_slurm = {"allocations": 0, "steps": 0}
+    power = _Power(jobs, specs, wl.n_gpu, period, interval_s, seed)
+    meters = _Meters(period, seed)
+    spp = METER_SLOT_S // interval_s
     for d in range(days):
-        entries = sorted(per_day[d], key=lambda e: e[0])
-        name = f"sacct-{day_dates[d].isoformat()}"
-        n_alloc = n_steps = 0
-        if d in json_days:
-            job_docs = []
-            for _, j, tasks in entries:
-                recs = so.pending_array_record(tasks) if tasks else so.alloc_records(j)
-                job_docs.append(so.json_job(recs, j, uid_user, "kirz-leipzig"))
-                n_alloc += 1
-                n_steps += len(recs) - 1
-            doc = {
-                "meta": {"plugin": {"type": "openapi/slurmdbd", "name": "Slurm OpenAPI slurmdbd",
-                                    "data_parser": "data_parser/v0.0.40",
-                                    "accounting_storage": "accounting_storage/slurmdbd"},
-                         "command": ["sacct", "--json"],
-                         "slurm": {"version": {"major": EXPORT_RELEASE[0], "micro": EXPORT_RELEASE[2],
-                                               "minor": EXPORT_RELEASE[1]},
-                                   "release": ".".join(EXPORT_RELEASE), "cluster": "kirz-leipzig"}},
-                "jobs": job_docs, "warnings": [], "errors": [],
-            }
-            path = out / "slurm" / f"{name}.json"
-            path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-            add_file(path, "slurm", "sacct_json", allocations=n_alloc, steps=n_steps, records=n_alloc + n_steps)
-        else:
-            lines = ["|".join(SACCT_FIELDS)]
-            for _, j, tasks in entries:
-                recs = so.pending_array_record(tasks) if tasks else so.alloc_records(j)
-                lines.extend(so.line(r) for r in recs)
-                n_alloc += 1
-                n_steps += len(recs) - 1
-            path = out / "slurm" / f"{name}.txt"
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            add_file(path, "slurm", "sacct_parsable2", allocations=n_alloc, steps=n_steps,
-                     records=n_alloc + n_steps)
-        totals_slurm["allocations"] += n_alloc
-        totals_slurm["steps"] += n_steps
-        report("slurm", d + 1, days)
-
-    # busy power per (job, node): value in watts above idle, interval [start, end)
-    pair_node, pair_val, pair_s, pair_e = [], [], [], []
-    for j in jobs:
-        if j.start is None:
-            continue
-        e = j.end if j.end is not None else cutoff
-        for n in j.nodes:
-            s = specs[n]
-            share = j.unit_per_node / (s.gpus if s.partition == "gpu" else s.cpus)
-            pair_node.append(n)
-            pair_val.append(share * j.load * (s.max_w - s.idle_w))
-            pair_s.append(j.start)
-            pair_e.append(min(e, cutoff))
-    pair_node = np.array(pair_node, dtype=np.int64)
-    pair_val = np.array(pair_val)
-    pair_s = np.array(pair_s, dtype=np.int64)
-    pair_e = np.array(pair_e, dtype=np.int64)
-    idle = np.array([s.idle_w for s in specs])
-    names_arr = pa.array([s.name for s in specs])
-
-    n_nodes = len(specs)
-    prom_nodes = list(range(min(4, wl.n_gpu)))
-    csv_nodes = np.array([i for i in range(n_nodes) if i not in prom_nodes], dtype=np.int64)
-    gap_day = min(1, days - 1)
-    gap_node = int(csv_nodes[0])
-    gap_len = max(1, 1200 // interval_s)
-    dup_day = 0
-    dup_node = int(csv_nodes[min(1, len(csv_nodes) - 1)])
-    quirks: dict = {}
-
-    # meters: which days go to the building export
-    fallback_days = sorted({bisect.bisect_right(day_starts, T) - 1 for T, a, b in clock.transitions
-                            if a > b and t0 <= T < cutoff})
-    change_days = sorted({bisect.bisect_right(day_starts, T) - 1 for T, _a, _b in clock.transitions
-                          if t0 <= T < cutoff})
-    if change_days:
-        glt_days = {d + k for d in change_days for k in (-1, 0, 1) if 0 <= d + k < days}
-    else:
-        glt_days = {i for i in range(days) if i % 3 == 1}
-    csv_meter_days = [i for i in range(days) if i not in glt_days]
-    quirk_meter_days = csv_meter_days or list(range(days))
-    reset_day = quirk_meter_days[len(quirk_meter_days) // 2]
-    mdup_day = quirk_meter_days[0]
-    registers = dict(METER_START_KWH)
-    meter_rng = np.random.default_rng([seed, 7001])
-    energy_daily = []
-    samples = {"csv": 0, "prometheus": 0}
-    meter_rows = {"csv": 0, "gebaeudeleittechnik": 0}
-    meter_ids = [m["id"] for m in METERS]
-    reading_at_day_start: list[dict] = []
-
-    for d in range(days):
-        ds, de = day_starts[d], day_starts[d + 1]
-        S = (de - ds) // interval_s
-        sel = (pair_s < de) & (pair_e > ds)
-        nn, vv = pair_node[sel], pair_val[sel]
-        i0 = np.clip(-((ds - pair_s[sel]) // interval_s), 0, S)
-        i1 = np.clip(-((ds - pair_e[sel]) // interval_s), 0, S)
-        width = S + 1
-        diff = (np.bincount(nn * width + i0, weights=vv, minlength=n_nodes * width)
-                - np.bincount(nn * width + i1, weights=vv, minlength=n_nodes * width))
-        busy = np.cumsum(diff.reshape(n_nodes, width)[:, :S], axis=1)
-        np.clip(busy, 0, None, out=busy)
-        prng = np.random.default_rng([seed, 1000 + d])
-        base = idle[:, None] + busy
-        watts = base + prng.normal(0.0, 1.0, size=base.shape) * (0.01 * base + 3.0)
-        np.clip(watts, 0, None, out=watts)
-        watts = np.round(watts, 1)
-        sample_t = ds + np.arange(S, dtype=np.int64) * interval_s
-
-        # CSV for all but the Prometheus nodes, time-major
-        M = len(csv_nodes)
-        t_idx = np.repeat(np.arange(S), M)
-        n_idx = np.tile(csv_nodes, S)
-        if d == gap_day:
-            k0 = max(0, min(14 * 3600 // interval_s, S - gap_len))
-            keep = ~((n_idx == gap_node) & (t_idx >= k0) & (t_idx < k0 + gap_len))
-            t_idx, n_idx = t_idx[keep], n_idx[keep]
-            quirks["power_gap"] = {
-                "node": specs[gap_node].name,
-                "from": datetime.fromtimestamp(int(sample_t[k0]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "to": datetime.fromtimestamp(int(sample_t[k0] + gap_len * interval_s), UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"),
-                "samples_missing": gap_len,
-            }
-        if d == dup_day:
-            k = S // 3
-            pos = int(np.flatnonzero((t_idx == k) & (n_idx == dup_node))[0])
-            t_idx = np.insert(t_idx, pos + 1, k)
-            n_idx = np.insert(n_idx, pos + 1, dup_node)
-            quirks["power_duplicate"] = {
-                "node": specs[dup_node].name,
-                "at": datetime.fromtimestamp(int(sample_t[k]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "file": f"power/power-{day_dates[d].isoformat()}.csv",
-            }
-        ts_text = _iso_z(sample_t)
-        table = pa.table({"timestamp": ts_text.take(pa.array(t_idx)), "node": names_arr.take(pa.array(n_idx)),
-                          "watts": pa.array(watts[n_idx, t_idx])})
-        path = out / "power" / f"power-{day_dates[d].isoformat()}.csv"
-        with open(path, "wb") as f:
-            f.write(b"timestamp,node,watts\n")
-            f.write(_csv_bytes(table))
-        add_file(path, "power", "node_power_csv", rows=len(t_idx))
-        samples["csv"] += len(t_idx)
-
-        if prom_nodes:
-            result = []
-            for n in prom_nodes:
-                vals = ",".join(f'[{int(t)},"{w:.1f}"]' for t, w in zip(sample_t, watts[n]))
-                result.append('{"metric":{"__name__":"node_power_watts","instance":"%s:9100","job":"node"},'
-                              '"values":[%s]}' % (specs[n].name, vals))
-            body = '{"status":"success","data":{"resultType":"matrix","result":[%s]}}\n' % ",".join(result)
-            path = out / "power" / f"power-prom-{day_dates[d].isoformat()}.json"
-            path.write_text(body, encoding="utf-8")
-            add_file(path, "power", "prometheus_query_range", series=len(prom_nodes), samples=S * len(prom_nodes))
-            samples["prometheus"] += S * len(prom_nodes)
-
-        # meters from the power just written (the gap is a data gap, not an outage)
-        spp = METER_SLOT_S // interval_s
-        n_slots = S // spp
-        node_kwh = watts.sum(axis=0).reshape(n_slots, spp).sum(axis=1) * interval_s / 3.6e6
-        slot_t = ds + np.arange(n_slots, dtype=np.int64) * METER_SLOT_S
-        e = _meter_values(n_slots, slot_t, clock, node_kwh * (1 + IT_OVERHEAD), meter_rng)
-        reading_t = list(slot_t)
-        if d == last:
-            reading_t.append(de)
-        values: dict[str, np.ndarray] = {}
-        for m in meter_ids:
-            cum = np.concatenate([[0.0], np.cumsum(e[m])])
-            values[m] = registers[m] + cum[: len(reading_t)]
-            if m == "M-COOL" and d == reset_day:
-                jr = max(1, n_slots // 2)
-                before = cum[jr - 1] + (2 / 3) * e[m][jr - 1]
-                values[m][jr:] = cum[jr: len(reading_t)] - before
-                registers[m] = cum[-1] - before
-                quirks["meter_reset"] = {
-                    "meter_id": "M-COOL",
-                    "between": [datetime.fromtimestamp(int(reading_t[jr - 1]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                datetime.fromtimestamp(int(reading_t[jr]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")],
-                    "value_after_kwh": round(float(values[m][jr]), 1),
-                }
-            else:
-                registers[m] = registers[m] + cum[-1]
-        reading_at_day_start.append({m: round(float(values[m][0]), 1) for m in meter_ids})
-        rows = [(int(t), m, round(float(values[m][k]), 1)) for k, t in enumerate(reading_t) for m in meter_ids]
-        if d == mdup_day:
-            pos = 4 * len(meter_ids) + 1
-            rows.insert(pos + 1, rows[pos])
-            quirks["meter_duplicate"] = {"meter_id": rows[pos][1],
-                                         "at": datetime.fromtimestamp(rows[pos][0], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        if d in glt_days:
-            text = "Zeitstempel;Zähler;Zählerstand [kWh]\r\n" + "".join(
-                f"{clock.local(t, '%d.%m.%Y %H:%M:%S')};{m};{f'{v:.1f}'.replace('.', ',')}\r\n"
-                for t, m, v in rows)
-            path = out / "meters" / f"gebaeudeleittechnik-{day_dates[d].isoformat()}.csv"
-            path.write_bytes(text.encode("cp1252"))
-            add_file(path, "meters", "gebaeudeleittechnik", rows=len(rows))
-            meter_rows["gebaeudeleittechnik"] += len(rows)
-        else:
-            text = "timestamp,meter_id,kwh\n" + "".join(
-                f"{datetime.fromtimestamp(t, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')},{m},{v:.1f}\n" for t, m, v in rows)
-            path = out / "meters" / f"meters-{day_dates[d].isoformat()}.csv"
-            path.write_text(text, encoding="utf-8")
-            add_file(path, "meters", "meters_csv", rows=len(rows))
-            meter_rows["csv"] += len(rows)
-        if d == last:
-            reading_at_day_start.append({m: round(float(values[m][-1]), 1) for m in meter_ids})
+        sample_t, watts = power.watts(d)
+        power.write(out, d, sample_t, watts, files)
+        # the meters see all the power, also where the samples have a gap (a data gap, not an outage)
+        node_kwh = watts.sum(axis=0).reshape(-1, spp).sum(axis=1) * interval_s / 3.6e6
+        meters.day(out, d, node_kwh, files)
         report("power", d + 1, days)
 
-    for d in range(days):
-        it = reading_at_day_start[d + 1]["M-IT"] - reading_at_day_start[d]["M-IT"]
-        grid = reading_at_day_start[d + 1]["M-GRID"] - reading_at_day_start[d]["M-GRID"]
-        energy_daily.append({"day": day_dates[d].isoformat(), "it_kwh": round(it, 1), "grid_kwh": round(grid, 1),
-                             "pue": round(grid / it, 4) if it else None})
-
     manifest = _manifest(
-        out=out, specs=specs, days=days, day_dates=day_dates, start=start, interval_s=interval_s, seed=seed, tz=tz,
-        t0=t0, cutoff=cutoff, files=files, contracts=contracts, jobs=jobs, wl=wl, totals_slurm=totals_slurm,
-        samples=samples, meter_rows=meter_rows, quirks=quirks, covered=covered, pipe_job=pipe_job, so=so,
-        energy_daily=energy_daily, clock=clock, glt_days=glt_days, json_days=json_days,
-        fallback_days=fallback_days, reset_day=reset_day,
+        period=period, specs=specs, start=start, interval_s=interval_s, seed=seed, files=files.rows,
+        contracts=contracts, jobs=jobs, wl=wl, so=so, totals_slurm=totals_slurm, power=power, meters=meters,
+        accounts=accounts, pipe_job=pipe_job, json_days=json_days,
     )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 
 
-def _iso(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _manifest(*, out, specs, days, day_dates, start, interval_s, seed, tz, t0, cutoff, files, contracts, jobs,
-              wl, totals_slurm, samples, meter_rows, quirks, covered, pipe_job, so, energy_daily, clock,
-              glt_days, json_days, fallback_days, reset_day) -> dict:
-    running = [j for j in jobs if j.state == "RUNNING"]
-    pending_jobs = [j for j in jobs if j.state == "PENDING"]
-    pending_array_ids = sorted({j.array_id for j in pending_jobs if j.array_id is not None})
-    pending_records = len([j for j in pending_jobs if j.array_id is None]) + len(pending_array_ids)
-    never_started = [j for j in jobs if j.start is None and j.state != "PENDING"]
-    unassigned = sorted({j.account for j in jobs if j.account not in covered})
+def _manifest(*, period: _Period, specs, start, interval_s, seed, files, contracts, jobs, wl, so, totals_slurm,
+              power: _Power, meters: _Meters, accounts, pipe_job, json_days) -> dict:
+    cutoff, dates = period.cutoff, period.day_dates
+    covered = {a for c in contracts for a in c["accounts"]} | {
+        a for c in contracts for am in c["amendments"] for a in am.get("accounts", [])}
+    pending = [j for j in jobs if j.state == "PENDING"]
+    pending_arrays = sorted({j.array_id for j in pending if j.array_id is not None})
     by_area: dict[str, dict] = {}
     for j in jobs:
         if j.start is None:
@@ -1539,28 +1591,17 @@ def _manifest(*, out, specs, days, day_dates, start, interval_s, seed, tz, t0, c
     for a in by_area.values():
         a["gpu_hours"] = round(a["gpu_hours"], 3)
         a["cpu_core_hours"] = round(a["cpu_core_hours"], 3)
-    gpu_capacity_h = wl.n_gpu * 8 * (cutoff - t0) / 3600.0
+    gpu_capacity_h = wl.n_gpu * GPU_NODE["gpus"] * (cutoff - period.t0) / 3600.0
     versions = sum(1 + len(c["amendments"]) for c in contracts)
-    amendments_inside = [
-        {"contract_id": c["contract_id"], "effective_from": am["effective_from"].isoformat(),
-         "fields": sorted(k for k in am if k != "effective_from")}
-        for c in contracts for am in c["amendments"]
-        if day_dates[0] <= am["effective_from"] <= day_dates[-1]
-    ]
-    month_crossers = [j for j in jobs if j.start is not None and _crosses_month(j, cutoff, clock)]
     n_slurm = totals_slurm["allocations"] + totals_slurm["steps"]
-    n_power = samples["csv"] + samples["prometheus"]
-    n_meter = meter_rows["csv"] + meter_rows["gebaeudeleittechnik"]
-    dst = []
-    for j in wl.dst_jobs:
-        dst.append({"job_id": so.job_id(j), "start_local": clock.local(j.start), "end_local": clock.local(j.end),
-                    "start_utc": _iso(j.start), "end_utc": _iso(j.end), "elapsed_s": j.end - j.start})
+    n_power = power.samples["csv"] + power.samples["prometheus"]
+    n_meter = meters.rows["csv"] + meters.rows["gebaeudeleittechnik"]
     return {
         "generator": "kirz.synth",
         "parameters": {
-            "nodes": len(specs), "gpu_nodes": wl.n_gpu, "cpu_nodes": len(specs) - wl.n_gpu, "days": days,
-            "start": start.isoformat(), "end": day_dates[-1].isoformat(), "interval_s": interval_s, "seed": seed,
-            "tz": tz, "period_start_utc": _iso(t0), "export_cutoff_utc": _iso(cutoff),
+            "nodes": len(specs), "gpu_nodes": wl.n_gpu, "cpu_nodes": len(specs) - wl.n_gpu, "days": period.days,
+            "start": start.isoformat(), "end": dates[-1].isoformat(), "interval_s": interval_s, "seed": seed,
+            "tz": period.tz, "period_start_utc": _iso(period.t0), "export_cutoff_utc": _iso(cutoff),
         },
         "files": files,
         "totals": {
@@ -1569,47 +1610,55 @@ def _manifest(*, out, specs, days, day_dates, start, interval_s, seed, tz, t0, c
             "steps": totals_slurm["steps"],
             "slurm_records": n_slurm,
             "node_power_samples": n_power,
-            "node_power_samples_csv": samples["csv"],
-            "node_power_samples_prometheus": samples["prometheus"],
+            "node_power_samples_csv": power.samples["csv"],
+            "node_power_samples_prometheus": power.samples["prometheus"],
             "meter_readings": n_meter,
-            "meter_readings_csv": meter_rows["csv"],
-            "meter_readings_gebaeudeleittechnik": meter_rows["gebaeudeleittechnik"],
+            "meter_readings_csv": meters.rows["csv"],
+            "meter_readings_gebaeudeleittechnik": meters.rows["gebaeudeleittechnik"],
             "contracts": len(contracts),
             "contract_versions": versions,
             "partners": len({c["partner"]["id"] for c in contracts}),
             "inventory_nodes": len(specs),
             "inventory_meters": len(METERS),
         },
+        # rows each raw table should hold after ingesting the folder once (nothing here is bad input)
         "raw_rows": {
             "slurm_jobs": n_slurm, "node_power": n_power, "meter_readings": n_meter,
             "inventory_nodes": len(specs), "inventory_meters": len(METERS), "inventory_facility": 1,
             "contract_versions": versions,
         },
         "quirks": {
-            "unassigned_accounts": unassigned,
-            "jobs_running_at_cutoff": len(running),
-            "pending_records": pending_records,
-            "pending_array_ranges": [r.job_id for aid in pending_array_ids
-                                     for r in so.pending_array_record([j for j in pending_jobs if j.array_id == aid])],
-            "cancelled_before_start": len(never_started),
+            "unassigned_accounts": sorted({j.account for j in jobs if j.account not in covered}),
+            "jobs_running_at_cutoff": sum(1 for j in jobs if j.state == "RUNNING"),
+            "pending_records": sum(1 for j in pending if j.array_id is None) + len(pending_arrays),
+            "pending_array_ranges": [
+                so.pending_array_record([j for j in pending if j.array_id == aid])[0].job_id for aid in pending_arrays],
+            "cancelled_before_start": sum(1 for j in jobs if j.start is None and j.state != "PENDING"),
             "job_name_with_pipe": so.job_id(pipe_job) if pipe_job is not None else None,
-            "heterogeneous_jobs": sorted({f"{j.het_id}" for j in jobs if j.het_off is not None}),
+            "heterogeneous_jobs": sorted({str(j.het_id) for j in jobs if j.het_off is not None}),
             "array_tasks": sum(1 for j in jobs if j.array_id is not None),
-            "jobs_in_repeated_hour": dst,
-            "jobs_crossing_month_end": len(month_crossers),
-            "amendments_in_period": amendments_inside,
-            "new_contracts_in_period": [c["contract_id"] for c in contracts
-                                        if day_dates[0] < c["valid_from"] <= day_dates[-1]],
-            "json_slurm_days": [day_dates[i].isoformat() for i in sorted(json_days)],
-            "building_export_days": [day_dates[i].isoformat() for i in sorted(glt_days)],
-            "dst_fallback_days": [day_dates[i].isoformat() for i in fallback_days],
-            **quirks,
+            "jobs_in_repeated_hour": [
+                {"job_id": so.job_id(j), "start_local": period.clock.local(j.start),
+                 "end_local": period.clock.local(j.end), "start_utc": _iso(j.start), "end_utc": _iso(j.end),
+                 "elapsed_s": j.end - j.start}
+                for j in wl.dst_jobs],
+            "jobs_crossing_month_end": sum(1 for j in jobs if j.start is not None and _crosses_month(j, cutoff, period.clock)),
+            "amendments_in_period": [
+                {"contract_id": c["contract_id"], "effective_from": am["effective_from"].isoformat(),
+                 "fields": sorted(k for k in am if k != "effective_from")}
+                for c in contracts for am in c["amendments"] if dates[0] <= am["effective_from"] <= dates[-1]],
+            "new_contracts_in_period": [c["contract_id"] for c in contracts if dates[0] < c["valid_from"] <= dates[-1]],
+            "json_slurm_days": [dates[i].isoformat() for i in sorted(json_days)],
+            "building_export_days": [dates[i].isoformat() for i in sorted(meters.glt_days)],
+            "dst_fallback_days": [dates[i].isoformat() for i in period.change_days(fallback_only=True)],
+            **power.quirks,
+            **meters.quirks,
         },
         "truth": {
             "by_usage_area": dict(sorted(by_area.items())),
             "gpu_capacity_hours": round(gpu_capacity_h, 1),
             "gpu_utilisation": round(sum(a["gpu_hours"] for a in by_area.values()) / gpu_capacity_h, 4),
-            "energy_daily": energy_daily,
+            "energy_daily": meters.energy_daily(),
         },
     }
 
