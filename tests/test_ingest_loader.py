@@ -167,3 +167,13 @@ def test_a_contract_taking_an_account_held_by_another_is_rejected_naming_both(tm
     fixed.write_text((fixtures / "C-2026-014.yaml").read_text().replace("price_eur_per_gpu_hour: 1.20", "price_eur_per_gpu_hour: 1.25"))
     (again,) = loader.ingest_paths(settings, "contracts", [fixed])
     assert again.status == "loaded"
+
+
+def test_a_rejected_slurm_file_keeps_no_raw_text(tmp_path):
+    settings = load_settings(env={}, home=tmp_path / "home", pseudonym_key="k")
+    f = tmp_path / "not-sacct.txt"
+    f.write_text("hello alice, this is not accounting\n")
+    (res,) = loader.ingest_paths(settings, "sacct", [f])
+    assert res.status == "rejected"
+    with open_warehouse(settings.warehouse_path) as con:
+        assert con.execute("select raw_text, reason like 'file rejected:%' from raw.quarantine").fetchall() == [(None, True)]

@@ -1,6 +1,5 @@
 import json
 import re
-import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -723,19 +722,16 @@ def _big_file(path: Path, n: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_sixty_thousand_lines_parse_fast(tmp_path):
+def test_sixty_thousand_lines_through_the_bulk_path(tmp_path):
+    """Correctness of the vectorised path at volume (its speed is measured by `make bench`)."""
     path = tmp_path / "big.txt"
     _big_file(path, 60_000)
-    parse(FIX / "tdhock-slurm" / "sacct-oom.txt", CTX)  # pyarrow's one-time imports out of the measurement
-    t0 = time.process_time()
     parsed = parse(path, CTX)
-    cpu_s = time.process_time() - t0
     assert_counting(parsed)
     assert (parsed.rows_read, len(parsed.quarantine)) == (60_000, 0)
     rows = parsed.tables["slurm_jobs"]
     assert rows.column("gpus").to_pylist()[:10] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0]
     assert rows.column("nodes").to_pylist()[41] == ["gpu002", "gpu003"]
-    assert cpu_s < 2.0, f"60,000 lines took {cpu_s:.2f} s of CPU"
 
 
 # --------------------------------------------------------------------------- every quarantine path

@@ -160,6 +160,15 @@ def _check_contract_overlaps(con, parsed: Parsed, path: Path) -> None:
         raise FormatError(path, "; ".join(conflicts))
 
 
+def _rejected_head(source: str, path: Path) -> str | None:
+    """The start of a rejected file, kept beside the reason (none for Slurm files, which may
+    hold user names that were never pseudonymised: the file itself stays where it was)."""
+    if source == "slurm":
+        return None
+    with open(path, "rb") as fh:
+        return fh.read(2000).decode("utf-8", errors="replace")
+
+
 def ingest_file(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -192,8 +201,7 @@ def ingest_file(
                 parsed = None
                 result.status = "rejected"
                 result.message = str(exc)
-                with open(path, "rb") as fh:
-                    head = fh.read(2000).decode("utf-8", errors="replace")
+                head = _rejected_head(source, path)
                 con.execute(
                     "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [ingest_id, source, str(path), sha, exc.line_no, head, f"file rejected: {exc.reason}", received_at],
