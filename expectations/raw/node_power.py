@@ -1,0 +1,150 @@
+"""Suite raw.node_power: node power samples in watts.
+
+A 300-node day holds millions of samples, and none of the checks needs them row by row, so
+the batch is aggregated in DuckDB, one local day at a time, to one row per node and day: the
+nodes of the latest inventory (a node without samples has coverage 0) and every node that
+sent samples. Coverage follows the accounting rule: a sample holds until the next one, for at
+most five sampling intervals (the node's median gap that day); the last sample holds one interval.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kirz.validation import make_suite
+
+SUITE = "raw.node_power"
+TABLE = "raw.node_power"
+GRAIN = "day"
+REQUIRES = ("raw.node_power", "raw.inventory_nodes")
+MIN_COVERAGE_PCT = 95.0
+MAX_HOLD_INTERVALS = 5
+
+SEVERITY = {
+    "power_watts_valid": ("critical", "Every power sample is a number."),
+    "power_watts_nonnegative": ("critical", "No node draws negative power."),
+    "power_watts_within_node_max": (
+        "critical", "No node draws more power than its rated maximum in the inventory.",
+    ),
+    "power_nodes_in_inventory": ("critical", "Every node that sends power samples is listed in the inventory."),
+    "power_samples_before_delivery": (
+        "critical", "No power sample is dated after the moment its file was delivered.",
+    ),
+    "power_coverage": (
+        "warning", "Power samples cover at least 95 % of each day for every installed node.",
+    ),
+    "power_no_conflicting_duplicates": (
+        "warning", "A node never reports two different power values for the same instant.",
+    ),
+}
+
+EXAMPLES = {
+    "power_watts_valid": ["node", "period_start", "invalid_samples"],
+    "power_watts_nonnegative": ["node", "period_start", "min_watts"],
+    "power_watts_within_node_max": ["node", "period_start", "max_watts", "max_w", "samples_over_max"],
+    "power_nodes_in_inventory": ["node", "period_start", "samples"],
+    "power_samples_before_delivery": ["node", "period_start", "samples_after_delivery", "max_ahead_s"],
+    "power_coverage": ["node", "period_start", "coverage_pct", "samples"],
+    "power_no_conflicting_duplicates": ["node", "period_start", "conflicting_instants"],
+}
+
+_DAY_SQL = """
+with inv as (
+    select node, max(max_w) as max_w from raw.inventory_nodes
+    where ingest_id = (select max(ingest_id) from raw.inventory_nodes)
+    group by node
+),
+s as (
+    select p.node, p.sample_at,
+           count(*) as n_rows,
+           count(*) filter (where p.watts > inv.max_w) as n_over_max,
+           count(*) filter (where p.watts is null or not isfinite(p.watts)) as n_invalid,
+           min(p.watts) filter (where isfinite(p.watts)) as lo,
+           max(p.watts) filter (where isfinite(p.watts)) as hi,
+           count(distinct p.watts) filter (where isfinite(p.watts)) > 1 as conflicting,
+           max(epoch(p.sample_at) - epoch(p.received_at)) as ahead_s
+    from raw.node_power p left join inv on inv.node = p.node
+    where p.sample_at >= $day_start and p.sample_at < $day_end + interval 1 hour
+    group by p.node, p.sample_at, inv.max_w
+),
+g as (
+    select *, epoch(lead(sample_at) over (partition by node order by sample_at)) - epoch(sample_at) as gap_s
+    from s
+),
+d as (
+    select * from g where sample_at < $day_end
+),
+iv as (
+    select node, coalesce(median(gap_s), 0) as interval_s from d group by node
+),
+agg as (
+    select d.node,
+           sum(n_rows) as samples,
+           sum(n_invalid) as invalid_samples,
+           min(lo) as min_watts,
+           max(hi) as max_watts,
+           sum(n_over_max) as samples_over_max,
+           count(*) filter (where conflicting) as conflicting_instants,
+           count(*) filter (where ahead_s > $tolerance) as samples_after_delivery,
+           max(ahead_s) as max_ahead_s,
+           sum(least(coalesce(gap_s, iv.interval_s), $hold * iv.interval_s,
+                     epoch($day_end) - epoch(sample_at))) as covered_s
+    from d join iv using (node)
+    group by d.node
+)
+select
+    cast($day as date) as period_start,
+    cast($day as date) as period_end,
+    coalesce(agg.node, inv.node) as node,
+    inv.node is not null as in_inventory,
+    coalesce(agg.samples, 0) as samples,
+    coalesce(agg.invalid_samples, 0) as invalid_samples,
+    agg.min_watts,
+    agg.max_watts,
+    inv.max_w,
+    coalesce(agg.samples_over_max, 0) as samples_over_max,
+    coalesce(agg.conflicting_instants, 0) as conflicting_instants,
+    coalesce(agg.samples_after_delivery, 0) as samples_after_delivery,
+    agg.max_ahead_s,
+    case when inv.node is not null
+         then round(100.0 * coalesce(agg.covered_s, 0) / (epoch($day_end) - epoch($day_start)), 3) end
+        as coverage_pct
+from agg full outer join inv on agg.node = inv.node
+order by node
+"""
+
+
+def load_frame(con, scope):
+    frames = []
+    for day in sorted(scope.days):
+        start, end = scope.day_bounds(day)
+        frames.append(
+            con.execute(
+                _DAY_SQL,
+                {
+                    "day": day, "day_start": start, "day_end": end,
+                    "tolerance": scope.future_tolerance_s, "hold": MAX_HOLD_INTERVALS,
+                },
+            ).df()
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_suite():
+    import great_expectations as gx
+
+    E = gx.expectations
+    return make_suite(SUITE, SEVERITY, EXAMPLES, [
+        ("power_watts_valid", E.ExpectColumnValuesToBeBetween(column="invalid_samples", min_value=0, max_value=0)),
+        ("power_watts_nonnegative", E.ExpectColumnValuesToBeBetween(column="min_watts", min_value=0)),
+        ("power_watts_within_node_max",
+         E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_w", column_B="max_watts", or_equal=True,
+                                                   ignore_row_if="either_value_is_missing")),
+        ("power_nodes_in_inventory", E.ExpectColumnValuesToBeInSet(column="in_inventory", value_set=[True])),
+        ("power_samples_before_delivery",
+         E.ExpectColumnValuesToBeBetween(column="samples_after_delivery", min_value=0, max_value=0)),
+        ("power_coverage",
+         E.ExpectColumnValuesToBeBetween(column="coverage_pct", min_value=MIN_COVERAGE_PCT, max_value=100.0)),
+        ("power_no_conflicting_duplicates",
+         E.ExpectColumnValuesToBeBetween(column="conflicting_instants", min_value=0, max_value=0)),
+    ])

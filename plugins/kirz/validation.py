@@ -1,0 +1,1059 @@
+"""Data quality: Great Expectations suites over bounded pandas batches, results in ``audit.dq_*``.
+
+Each guarded table has one suite module, ``expectations/<layer>/<table>.py``, which knows how
+to build its batch from the warehouse (``load_frame``: DuckDB SQL, aggregated where a row-level
+check is not needed) and its expectations (``build_suite``), each with a severity and a
+meaning a funder could read. Period-bound suites are run over chunks of local days and their
+outcomes are stored per local day (or per KPI period), so that a later run of the same day
+supersedes an earlier one and a failure blocks exactly the periods it touches.
+
+GX's SQL data source does not work on DuckDB as shipped, so batches are pandas frames; GX is
+imported lazily (it costs seconds) and one ephemeral context is reused per process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Iterable
+from zoneinfo import ZoneInfo
+
+from kirz.config import Settings
+from kirz.localtime import local_day_bounds
+from kirz.warehouse import open_warehouse
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+    import great_expectations as gx
+    import pandas as pd
+
+LAYERS = ("raw", "marts")
+SEVERITIES = ("critical", "warning")
+STATUSES = ("passed", "warning", "failed")
+# Timestamps later than the delivery of their file by more than this are impossible data.
+FUTURE_TOLERANCE_S = 300
+# Local days validated per GX run of a period-bound suite (memory stays bounded).
+CHUNK_DAYS = 7
+MAX_EXAMPLES = 5
+# Never shown in unexpected_examples, whatever a suite asks for.
+FORBIDDEN_EXAMPLE_COLUMNS = frozenset(
+    {"user_pseudonym", "user", "user_name", "partner_name", "job_name", "document"}
+)
+
+DQ_DDL = [
+    "create schema if not exists audit",
+    """
+    create table if not exists audit.dq_runs (
+        run_id        varchar primary key,
+        started_at    timestamptz,
+        finished_at   timestamptz,
+        layer         varchar,
+        batch         varchar,
+        period_start  date,
+        period_end    date,
+        suites        integer,
+        expectations  integer,
+        passed        integer,
+        warnings      integer,
+        critical      integer,
+        status        varchar,
+        html_path     varchar,
+        code_version  varchar
+    )
+    """,
+    """
+    create table if not exists audit.dq_results (
+        run_id               varchar,
+        suite                varchar,
+        table_name           varchar,
+        expectation          varchar,
+        expectation_type     varchar,
+        severity             varchar,
+        meaning              varchar,
+        success              boolean,
+        observed_value       varchar,
+        unexpected_count     bigint,
+        unexpected_examples  varchar,
+        batch                varchar,
+        period_start         date,
+        period_end           date,
+        accepted             boolean,
+        acceptance_reason    varchar
+    )
+    """,
+    """
+    create table if not exists audit.dq_acceptances (
+        accepted_at   timestamptz,
+        suite         varchar,
+        expectation   varchar,
+        period_start  date,
+        period_end    date,
+        reason        varchar not null,
+        accepted_by   varchar
+    )
+    """,
+    # the last ingest each layer has validated: a run without a window validates what came since
+    """
+    create table if not exists audit.dq_watermarks (
+        layer           varchar primary key,
+        last_ingest_id  bigint not null,
+        updated_at      timestamptz not null
+    )
+    """,
+]
+
+RESULT_COLUMNS = (
+    "run_id", "suite", "table_name", "expectation", "expectation_type", "severity", "meaning",
+    "success", "observed_value", "unexpected_count", "unexpected_examples", "batch",
+    "period_start", "period_end", "accepted", "acceptance_reason",
+)
+RUN_COLUMNS = (
+    "run_id", "started_at", "finished_at", "layer", "batch", "period_start", "period_end",
+    "suites", "expectations", "passed", "warnings", "critical", "status", "html_path",
+    "code_version",
+)
+
+
+def init_dq_schema(con) -> None:
+    """Create the audit.dq_* tables when missing (idempotent)."""
+    for stmt in DQ_DDL:
+        con.execute(stmt)
+
+
+# ------------------------------------------------------------------------------ data classes
+
+
+@dataclass
+class DqRun:
+    """One validation run of a layer; with ``layer=None`` the two layer runs in ``parts``."""
+
+    run_id: str
+    layer: str
+    status: str
+    passed: int
+    warnings: int
+    critical: int
+    results: list[dict]
+    html_path: Path | None
+    batch: str = ""
+    period_start: date | None = None
+    period_end: date | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    suites: int = 0
+    expectations: int = 0
+    code_version: str = ""
+    parts: list["DqRun"] = field(default_factory=list)
+
+    @property
+    def failed_expectations(self) -> set[tuple[str, str]]:
+        return {(r["suite"], r["expectation"]) for r in self.results if not r["success"]}
+
+
+@dataclass
+class GateDecision:
+    ok: bool
+    blocking: list[dict]
+    warnings: list[dict]
+    accepted: list[dict]
+    message: str
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+@dataclass(frozen=True)
+class FrameScope:
+    """What a suite's ``load_frame`` may read: the local days of this chunk and fixed settings.
+
+    The days are also in the temporary table ``dq_days(day, day_start, day_end, hours)`` of
+    the connection (UTC bounds of each local day; 23, 24 or 25 hours).
+    """
+
+    tz: str
+    days: tuple[date, ...] = ()
+    design_it_power_kw: float = 3000.0
+    future_tolerance_s: int = FUTURE_TOLERANCE_S
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", self.tz):
+            raise ValueError(f"bad time zone name {self.tz!r}")
+        ZoneInfo(self.tz)
+
+    def local_day(self, expr: str) -> str:
+        """SQL for the local calendar day of a UTC timestamptz expression."""
+        return f"cast(timezone('{self.tz}', {expr}) as date)"
+
+    @property
+    def first_day(self) -> date:
+        return min(self.days)
+
+    @property
+    def last_day(self) -> date:
+        return max(self.days)
+
+    @property
+    def utc_start(self) -> datetime:
+        return local_day_bounds(self.first_day, ZoneInfo(self.tz))[0]
+
+    @property
+    def utc_end(self) -> datetime:
+        return local_day_bounds(self.last_day, ZoneInfo(self.tz))[1]
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        return local_day_bounds(day, ZoneInfo(self.tz))
+
+
+# ------------------------------------------------------------------------- suite modules
+
+
+def expectations_dir(settings: Settings | None = None) -> Path:
+    """The folder of suite modules: setting ``expectations_dir``, ``$KIRZ_EXPECTATIONS_DIR``,
+    else ``expectations/`` at the root of this source tree."""
+    if settings is not None and settings.extra.get("expectations_dir"):
+        return Path(settings.extra["expectations_dir"])
+    if os.environ.get("KIRZ_EXPECTATIONS_DIR"):
+        return Path(os.environ["KIRZ_EXPECTATIONS_DIR"])
+    return Path(__file__).resolve().parents[2] / "expectations"
+
+
+def _load_module(path: Path, layer: str) -> ModuleType:
+    name = f"kirz_expectations.{layer}.{path.stem}"
+    mod = sys.modules.get(name)
+    if mod is not None and getattr(mod, "__file__", None) == str(path):
+        return mod
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load suite module {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    for attr in ("SUITE", "TABLE", "SEVERITY", "load_frame", "build_suite"):
+        if not hasattr(mod, attr):
+            raise ImportError(f"suite module {path} lacks {attr}")
+    for eid, (sev, meaning) in mod.SEVERITY.items():
+        if sev not in SEVERITIES or not meaning:
+            raise ImportError(f"{path}: expectation {eid} needs a severity {SEVERITIES} and a meaning")
+    return mod
+
+
+def suite_modules(layer: str | None = None, settings: Settings | None = None) -> list[ModuleType]:
+    """The suite modules of a layer (or of both), in a stable order."""
+    base = expectations_dir(settings)
+    out = []
+    for lay in (layer,) if layer else LAYERS:
+        if lay not in LAYERS:
+            raise ValueError(f"unknown layer {lay!r}; expected one of {', '.join(LAYERS)}")
+        folder = base / lay
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            out.append(_load_module(path, lay))
+    return out
+
+
+def suite_module(suite: str, settings: Settings | None = None) -> ModuleType:
+    for mod in suite_modules(None, settings):
+        if mod.SUITE == suite:
+            return mod
+    known = ", ".join(m.SUITE for m in suite_modules(None, settings))
+    raise ValueError(f"unknown suite {suite!r}; known suites: {known}")
+
+
+def make_suite(name: str, severity: dict, examples: dict, checks: list) -> "gx.ExpectationSuite":
+    """An ExpectationSuite from ``(expectation_id, expectation)`` pairs.
+
+    Each expectation's ``meta`` gets its id, severity, meaning and the frame columns shown as
+    examples when it fails; every id of ``severity`` must be used exactly once.
+    """
+    import great_expectations as gx
+
+    ids = [cid for cid, _ in checks]
+    if len(ids) != len(set(ids)) or set(ids) != set(severity):
+        missing = sorted(set(severity) - set(ids))
+        extra = sorted(set(ids) - set(severity))
+        raise ValueError(f"suite {name}: ids do not match SEVERITY (missing {missing}, extra {extra})")
+    for cid, exp in checks:
+        sev, meaning = severity[cid]
+        exp.meta = {"id": cid, "severity": sev, "meaning": meaning, "examples": list(examples.get(cid, ()))}
+    return gx.ExpectationSuite(name=name, expectations=[exp for _, exp in checks])
+
+
+# --------------------------------------------------------------------------------- GX glue
+
+_GX: dict = {}
+
+
+def _batch_definition():
+    """One ephemeral GX context per process, with one pandas whole-dataframe batch definition."""
+    if "bd" not in _GX:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        config = DataContextConfig(
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        )
+        context = gx.get_context(mode="ephemeral", project_config=config)
+        asset = context.data_sources.add_pandas("kirz").add_dataframe_asset("frame")
+        _GX["context"] = context
+        _GX["bd"] = asset.add_batch_definition_whole_dataframe("whole")
+    return _GX["bd"]
+
+
+def _suite_for(mod: ModuleType):
+    key = (mod.__name__, id(mod))
+    cache = _GX.setdefault("suites", {})
+    if key not in cache:
+        cache[key] = mod.build_suite()
+    return cache[key]
+
+
+def _table_exists(con, qualified: str) -> bool:
+    schema, _, table = qualified.partition(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
+def _register_days(con, scope: FrameScope) -> None:
+    import pyarrow as pa
+
+    rows = [(d, *scope.day_bounds(d)) for d in sorted(scope.days)]
+    tbl = pa.table(
+        {
+            "day": pa.array([r[0] for r in rows], pa.date32()),
+            "day_start": pa.array([r[1] for r in rows], pa.timestamp("us", tz="UTC")),
+            "day_end": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
+            "hours": pa.array([(r[2] - r[1]).total_seconds() / 3600 for r in rows], pa.float64()),
+        }
+    )
+    con.register("_dq_days_arrow", tbl)
+    try:
+        con.execute("create or replace temp table dq_days as select * from _dq_days_arrow")
+    finally:
+        con.unregister("_dq_days_arrow")
+
+
+def _jsonable(value):
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        try:
+            import pandas as pd
+
+            if value is pd.NaT:
+                return None
+        except ImportError:  # pragma: no cover
+            pass
+        return value.isoformat()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return round(value, 6)
+    if hasattr(value, "item"):  # numpy scalar
+        return _jsonable(value.item())
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError, ImportError):
+        pass
+    return value
+
+
+def _example_columns(exp_config, frame_columns) -> list[str]:
+    cols = list(exp_config.meta.get("examples") or [])
+    if not cols:
+        kw = exp_config.kwargs
+        cols = [c for c in (kw.get("column"), kw.get("column_A"), kw.get("column_B")) if c]
+        cols += list(kw.get("column_list") or [])
+    return [c for c in cols if c in frame_columns and c not in FORBIDDEN_EXAMPLE_COLUMNS]
+
+
+def _examples(frame, positions: list, cols: list[str]) -> list[dict]:
+    out: list[dict] = []
+    seen = set()
+    for pos in positions:
+        row = {c: _jsonable(frame.at[pos, c]) for c in cols}
+        key = json.dumps(row, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(row)
+        if len(out) >= MAX_EXAMPLES:
+            break
+    return out
+
+
+def _observed(result: dict) -> str | None:
+    if result.get("observed_value") is not None:
+        return str(_jsonable(result["observed_value"]))
+    details = {k: _jsonable(v) for k, v in result.items() if k in ("partial_missing_list", "details")}
+    return json.dumps(details, default=str) if details else None
+
+
+def _periods_of(frame) -> list:
+    """(period_start, period_end) of each row of a period-bound frame, as dates."""
+    import pandas as pd
+
+    starts = pd.to_datetime(frame["period_start"]).dt.date
+    ends = pd.to_datetime(frame["period_end"]).dt.date
+    return list(zip(starts, ends))
+
+
+def _error_rows(mod: ModuleType, suite_expectations: list, periods: list, batch: str, message: str) -> list[dict]:
+    message = " ".join(message.split())[:400]
+    rows = []
+    for eid, exp_type in suite_expectations:
+        sev, meaning = mod.SEVERITY[eid]
+        for ps, pe in periods:
+            rows.append(_row(mod, eid, exp_type, sev, meaning, False, message, None, [], batch_label(ps, pe, batch), ps, pe))
+    return rows
+
+
+def _row(mod, eid, exp_type, sev, meaning, success, observed, count, examples, batch, ps, pe) -> dict:
+    return {
+        "suite": mod.SUITE,
+        "table_name": mod.TABLE,
+        "expectation": eid,
+        "expectation_type": exp_type,
+        "severity": sev,
+        "meaning": meaning,
+        "success": bool(success),
+        "observed_value": observed,
+        "unexpected_count": None if count is None else int(count),
+        "unexpected_examples": json.dumps(examples, default=str, ensure_ascii=False),
+        "batch": batch,
+        "period_start": ps,
+        "period_end": pe,
+        "accepted": False,
+        "acceptance_reason": None,
+    }
+
+
+def batch_label(ps: date | None, pe: date | None, default: str) -> str:
+    if ps is None:
+        return default
+    return ps.isoformat() if ps == pe else f"{ps.isoformat()}..{pe.isoformat()}"
+
+
+def _suite_expectations(mod) -> list[tuple[str, str]]:
+    """(id, GX class name) of each expectation, without importing GX when avoidable."""
+    suite = _suite_for(mod)
+    return [(e.meta["id"], type(e).__name__) for e in suite.expectations]
+
+
+def run_suite(con, mod: ModuleType, scope: FrameScope, batch: str = "") -> list[dict]:
+    """Run one suite on one scope (a chunk of days, or the whole table); one row per expectation
+    and period, without storing anything."""
+    grain = getattr(mod, "GRAIN", None)
+    exps = _suite_expectations(mod)
+    default_periods = [(d, d) for d in sorted(scope.days)] if grain == "day" else [(None, None)]
+    if grain == "period":
+        default_periods = [(scope.first_day, scope.last_day)] if scope.days else []
+    missing = [t for t in getattr(mod, "REQUIRES", ()) if not _table_exists(con, t)]
+    if missing:
+        return _error_rows(mod, exps, default_periods, batch, f"not checked: table {', '.join(missing)} does not exist")
+    try:
+        if scope.days:
+            _register_days(con, scope)
+        frame = mod.load_frame(con, scope)
+    except Exception as exc:  # a broken batch must be visible, not crash the run
+        return _error_rows(mod, exps, default_periods, batch, f"not checked: batch could not be built: {exc}")
+    frame = frame.reset_index(drop=True)
+    suite = _suite_for(mod)
+    try:
+        gx_result = _batch_definition().get_batch(batch_parameters={"dataframe": frame}).validate(
+            suite, result_format={"result_format": "COMPLETE"}
+        )
+    except Exception as exc:
+        return _error_rows(mod, exps, default_periods, batch, f"not checked: GX failed: {exc}")
+    by_id = {er.expectation_config.meta.get("id"): er for er in gx_result.results}
+
+    if grain in ("day", "period"):
+        row_periods = _periods_of(frame) if len(frame) else []
+        if grain == "day":
+            periods = default_periods
+        else:
+            periods = sorted(set(row_periods)) or []
+        rows_per_period: dict = {}
+        for pos, p in enumerate(row_periods):
+            rows_per_period.setdefault(p, []).append(pos)
+    else:
+        periods, row_periods, rows_per_period = [(None, None)], [], {(None, None): list(range(len(frame)))}
+
+    out = []
+    for exp in suite.expectations:
+        eid = exp.meta["id"]
+        exp_type = type(exp).__name__
+        sev, meaning = mod.SEVERITY[eid]
+        er = by_id.get(eid)
+        if er is None:
+            out += [_row(mod, eid, exp_type, sev, meaning, False, "not evaluated by GX", None, [], batch_label(ps, pe, batch), ps, pe) for ps, pe in periods]
+            continue
+        info = er.exception_info or {}
+        if info.get("raised_exception"):
+            msg = f"error: {info.get('exception_message')}"
+            out += [_row(mod, eid, exp_type, sev, meaning, False, msg, None, [], batch_label(ps, pe, batch), ps, pe) for ps, pe in periods]
+            continue
+        res = er.result or {}
+        index = res.get("unexpected_index_list")
+        cols = _example_columns(er.expectation_config, frame.columns)
+        for ps, pe in periods:
+            label = batch_label(ps, pe, batch)
+            in_period = rows_per_period.get((ps, pe), [])
+            if index is not None:
+                if grain in ("day", "period"):
+                    members = set(in_period)
+                    bad = [i for i in index if i in members]
+                else:
+                    bad = list(index)
+                observed = f"{len(bad)} unexpected of {len(in_period)} rows"
+                examples = _examples(frame, bad, cols) if bad else []
+                out.append(_row(mod, eid, exp_type, sev, meaning, not bad, observed, len(bad), examples, label, ps, pe))
+            else:
+                count = res.get("unexpected_count")
+                out.append(_row(mod, eid, exp_type, sev, meaning, er.success, _observed(res), count, [], label, ps, pe))
+    return out
+
+
+# ------------------------------------------------------------------------------- planning
+
+
+def _design_kw(con, settings: Settings) -> float:
+    if _table_exists(con, "raw.inventory_facility"):
+        row = con.execute(
+            "select design_it_power_kw from raw.inventory_facility "
+            "where design_it_power_kw > 0 order by ingest_id desc, line_no desc limit 1"
+        ).fetchall()
+        if row:
+            return float(row[0][0])
+    return float(settings.design_it_power_kw)
+
+
+def _max_ingest_id(con) -> int:
+    parts = ["select max(ingest_id) as m from audit.ingests"] + [
+        f"select max(ingest_id) from raw.{t}" for t in ("slurm_jobs", "node_power", "meter_readings",
+                                                         "inventory_nodes", "inventory_meters",
+                                                         "inventory_facility", "contract_versions")
+    ]
+    row = con.execute("select max(m) from (" + " union all ".join(parts) + ")").fetchall()
+    return int(row[0][0] or 0)
+
+
+def _watermark(con, layer: str) -> int:
+    row = con.execute("select last_ingest_id from audit.dq_watermarks where layer = ?", [layer]).fetchall()
+    return int(row[0][0]) if row else 0
+
+
+def _set_watermark(con, layer: str, ingest_id: int) -> None:
+    con.execute(
+        "insert or replace into audit.dq_watermarks values (?, ?, ?)",
+        [layer, ingest_id, datetime.now(timezone.utc)],
+    )
+
+
+def days_touched(con, tz: str, lo: int, hi: int) -> list[date]:
+    """Local days holding jobs, power samples or meter readings of ingests ``lo..hi``."""
+    scope = FrameScope(tz=tz)
+    sql = f"""
+        select distinct d from (
+            select {scope.local_day('coalesce(start_at, submit_at, end_at, received_at)')} as d
+            from raw.slurm_jobs where ingest_id between $lo and $hi
+            union all
+            select {scope.local_day('sample_at')} from raw.node_power where ingest_id between $lo and $hi
+            union all
+            select {scope.local_day('reading_at')} from raw.meter_readings where ingest_id between $lo and $hi
+        ) where d is not null order by d
+    """
+    return [r[0] for r in con.execute(sql, {"lo": lo, "hi": hi}).fetchall()]
+
+
+def data_days(con, tz: str, layer: str) -> tuple[date | None, date | None]:
+    """First and last local day holding data of a layer (for an open-ended window)."""
+    scope = FrameScope(tz=tz)
+    if layer == "raw":
+        sql = f"""
+            select min(d0), max(d1) from (
+                select {scope.local_day('min(coalesce(start_at, submit_at, end_at, received_at))')} d0,
+                       {scope.local_day('max(coalesce(start_at, submit_at, end_at, received_at))')} d1
+                from raw.slurm_jobs
+                union all select {scope.local_day('min(sample_at)')}, {scope.local_day('max(sample_at)')} from raw.node_power
+                union all select {scope.local_day('min(reading_at)')}, {scope.local_day('max(reading_at)')} from raw.meter_readings
+            )
+        """
+    else:
+        parts = []
+        if _table_exists(con, "marts.fct_usage_daily"):
+            parts.append("select min(day) d0, max(day) d1 from marts.fct_usage_daily")
+        if _table_exists(con, "marts.fct_energy_daily"):
+            parts.append("select min(day), max(day) from marts.fct_energy_daily")
+        if not parts:
+            return None, None
+        sql = "select min(d0), max(d1) from (" + " union all ".join(parts) + ")"
+    row = con.execute(sql).fetchall()[0]
+    return row[0], row[1]
+
+
+@dataclass
+class _Plan:
+    batch: str
+    days: list[date]
+    ingest_hi: int | None  # move the watermark here after the run
+
+
+def _plan(con, settings: Settings, layer: str, since: date | None, until: date | None) -> _Plan:
+    if since is None and until is None:
+        lo = _watermark(con, layer) + 1
+        hi = _max_ingest_id(con)
+        if hi < lo:
+            return _Plan(batch="ingest:none", days=[], ingest_hi=None)
+        return _Plan(batch=f"ingest:{lo}-{hi}", days=days_touched(con, settings.timezone, lo, hi), ingest_hi=hi)
+    if since is None:
+        since = until
+    if until is None:
+        until = max(since, data_days(con, settings.timezone, layer)[1] or since)
+    if until < since:
+        raise ValueError(f"until {until} is before since {since}")
+    days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
+    return _Plan(batch=f"{since.isoformat()}..{until.isoformat()}", days=days, ingest_hi=None)
+
+
+def _chunks(days: list[date], size: int) -> list[tuple[date, ...]]:
+    days = sorted(days)
+    return [tuple(days[i : i + size]) for i in range(0, len(days), size)]
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def _code_version() -> str:
+    if "code_version" not in _GX:
+        from kirz import __version__
+
+        version = __version__
+        root = Path(__file__).resolve().parents[2]
+        if (root / ".git").exists():
+            try:
+                sha = subprocess.run(
+                    ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                    capture_output=True, text=True, timeout=5, check=True,
+                ).stdout.strip()
+                if sha:
+                    version = f"{version}+g{sha}"
+            except (OSError, subprocess.SubprocessError):
+                pass
+        _GX["code_version"] = version
+    return _GX["code_version"]
+
+
+def _new_run_id(layer: str, started: datetime) -> str:
+    return f"dq-{started.strftime('%Y%m%dT%H%M%SZ')}-{layer}-{secrets.token_hex(3)}"
+
+
+def _acceptances(con) -> list[dict]:
+    cur = con.execute(
+        "select suite, expectation, period_start, period_end, reason, accepted_by, accepted_at "
+        "from audit.dq_acceptances order by accepted_at"
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _covering(acc: dict, row: dict) -> bool:
+    if acc["suite"] != row["suite"] or acc["expectation"] != row["expectation"]:
+        return False
+    if row["period_start"] is None:
+        return True
+    return acc["period_start"] <= row["period_start"] and row["period_end"] <= acc["period_end"]
+
+
+def _mark_accepted(rows: list[dict], acceptances: list[dict]) -> None:
+    for row in rows:
+        for acc in acceptances:
+            if _covering(acc, row):
+                row["accepted"] = True
+                row["acceptance_reason"] = acc["reason"]
+
+
+def _counts(rows: list[dict]) -> tuple[int, int, int, str]:
+    passed = sum(1 for r in rows if r["success"])
+    critical = sum(1 for r in rows if not r["success"] and r["severity"] == "critical" and not r["accepted"])
+    warnings = sum(1 for r in rows if not r["success"]) - critical
+    status = "failed" if critical else ("warning" if warnings else "passed")
+    return passed, warnings, critical, status
+
+
+def _store_run(con, run: DqRun) -> None:
+    import pyarrow as pa
+
+    con.execute(
+        f"insert into audit.dq_runs ({', '.join(RUN_COLUMNS)}) values ({', '.join('?' * len(RUN_COLUMNS))})",
+        [
+            run.run_id, run.started_at, run.finished_at, run.layer, run.batch, run.period_start,
+            run.period_end, run.suites, run.expectations, run.passed, run.warnings, run.critical,
+            run.status, str(run.html_path) if run.html_path else None, run.code_version,
+        ],
+    )
+    if not run.results:
+        return
+    cols = {c: [r.get(c) if c != "run_id" else run.run_id for r in run.results] for c in RESULT_COLUMNS}
+    types = {
+        "success": pa.bool_(), "accepted": pa.bool_(), "unexpected_count": pa.int64(),
+        "period_start": pa.date32(), "period_end": pa.date32(),
+    }
+    tbl = pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in cols.items()})
+    con.register("_dq_results_arrow", tbl)
+    try:
+        con.execute(f"insert into audit.dq_results ({', '.join(RESULT_COLUMNS)}) select * from _dq_results_arrow")
+    finally:
+        con.unregister("_dq_results_arrow")
+
+
+def _validate_layer(con, settings: Settings, layer: str, since, until, chunk_days: int) -> DqRun:
+    started = datetime.now(timezone.utc)
+    run_id = _new_run_id(layer, started)
+    plan = _plan(con, settings, layer, since, until)
+    mods = suite_modules(layer, settings)
+    design_kw = _design_kw(con, settings)
+    rows: list[dict] = []
+    suites_run = 0
+    for mod in mods:
+        grain = getattr(mod, "GRAIN", None)
+        if grain is None:
+            scopes = [FrameScope(tz=settings.timezone, design_it_power_kw=design_kw)]
+        elif not plan.days:
+            continue
+        elif grain == "period":
+            scopes = [FrameScope(tz=settings.timezone, days=tuple(sorted(plan.days)), design_it_power_kw=design_kw)]
+        else:
+            size = getattr(mod, "CHUNK_DAYS", chunk_days) or chunk_days
+            scopes = [
+                FrameScope(tz=settings.timezone, days=chunk, design_it_power_kw=design_kw)
+                for chunk in _chunks(plan.days, size)
+            ]
+        suites_run += 1
+        for scope in scopes:
+            rows.extend(run_suite(con, mod, scope, batch=plan.batch))
+    _mark_accepted(rows, _acceptances(con))
+    passed, warnings, critical, status = _counts(rows)
+    finished = datetime.now(timezone.utc)
+    run = DqRun(
+        run_id=run_id, layer=layer, status=status, passed=passed, warnings=warnings, critical=critical,
+        results=rows, html_path=settings.home / "dq" / f"{run_id}.html", batch=plan.batch,
+        period_start=min(plan.days) if plan.days else None, period_end=max(plan.days) if plan.days else None,
+        started_at=started, finished_at=finished, suites=suites_run, expectations=len(rows),
+        code_version=_code_version(),
+    )
+    con.execute("begin transaction")
+    try:
+        _store_run(con, run)
+        if plan.ingest_hi is not None:
+            _set_watermark(con, layer, plan.ingest_hi)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return run
+
+
+def validate(
+    settings: Settings,
+    layer: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    con=None,
+    chunk_days: int = CHUNK_DAYS,
+) -> DqRun:
+    """Run the suites of a layer (both when ``layer`` is None) and record the run.
+
+    The window is the local days ``since..until`` (inclusive; an open end runs to the last day
+    holding data); without a window, the days touched by ingests that this layer has not
+    validated yet (batch ``ingest:<first>-<last>``). Tables that are not period-bound
+    (inventory, contracts) are validated whole every time. Findings never raise: they are
+    stored in ``audit.dq_runs``/``audit.dq_results`` and rendered to
+    ``<home>/dq/<run_id>.html`` and ``<home>/dq/latest.html``.
+    """
+    from kirz.dq_render import render_run
+
+    if layer is not None and layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)} (or none for both)")
+    if con is None:
+        with open_warehouse(settings.warehouse_path) as own:
+            return validate(settings, layer, since, until, con=own, chunk_days=chunk_days)
+    init_dq_schema(con)
+    layers = [layer] if layer else list(LAYERS)
+    runs = [_validate_layer(con, settings, lay, since, until, chunk_days) for lay in layers]
+    for run in runs:
+        render_run(settings, run)
+    if len(runs) == 1:
+        return runs[0]
+    rows = [r for run in runs for r in run.results]
+    passed, warnings, critical, status = _counts(rows)
+    started = runs[0].started_at
+    combined = DqRun(
+        run_id=_new_run_id("all", started), layer="all", status=status, passed=passed,
+        warnings=warnings, critical=critical, results=rows, html_path=None,
+        batch=" + ".join(r.batch for r in runs),
+        period_start=min((r.period_start for r in runs if r.period_start), default=None),
+        period_end=max((r.period_end for r in runs if r.period_end), default=None),
+        started_at=started, finished_at=runs[-1].finished_at,
+        suites=sum(r.suites for r in runs), expectations=len(rows), code_version=runs[0].code_version,
+        parts=runs,
+    )
+    combined.html_path = settings.home / "dq" / f"{combined.run_id}.html"
+    render_run(settings, combined)
+    return combined
+
+
+# ----------------------------------------------------------------------------- the gate
+
+_LATEST_SQL = """
+    with scoped as (
+        select r.*, u.started_at, u.layer
+        from audit.dq_results r join audit.dq_runs u using (run_id)
+        where r.period_start is null or (r.period_start <= $pe and r.period_end >= $ps)
+    ),
+    ranked as (
+        select *, row_number() over (
+            partition by suite, expectation, period_start, period_end
+            order by started_at desc, run_id desc
+        ) as rn
+        from scoped
+    )
+    select * exclude (rn) from ranked where rn = 1
+    order by suite, expectation, period_start nulls first
+"""
+
+
+def latest_results(con, period_start: date, period_end: date) -> list[dict]:
+    """The latest result of every expectation for every day (or KPI period, or whole table)
+    overlapping the period; acceptance evaluated against the period."""
+    init_dq_schema(con)
+    cur = con.execute(_LATEST_SQL, {"ps": period_start, "pe": period_end})
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    accs = _acceptances(con)
+    for row in rows:
+        row["accepted"] = False
+        row["acceptance_reason"] = None
+        for acc in accs:
+            if acc["suite"] != row["suite"] or acc["expectation"] != row["expectation"]:
+                continue
+            # a result not bound to a period is accepted for the periods the acceptance covers
+            lo, hi = (row["period_start"], row["period_end"]) if row["period_start"] else (period_start, period_end)
+            if acc["period_start"] <= lo and hi <= acc["period_end"]:
+                row["accepted"] = True
+                row["acceptance_reason"] = acc["reason"]
+    return rows
+
+
+def _describe(r: dict) -> str:
+    where = f"on {batch_label(r['period_start'], r['period_end'], 'all data')}"
+    examples = ""
+    try:
+        ex = json.loads(r.get("unexpected_examples") or "[]")
+    except ValueError:
+        ex = []
+    if ex:
+        examples = f"; e.g. {json.dumps(ex[0], ensure_ascii=False, default=str)}"
+    return (
+        f"{r['suite']} / {r['expectation']} {where}: {r['meaning']} "
+        f"[{r.get('observed_value') or 'failed'}{examples}; run {r['run_id']}]"
+    )
+
+
+def gate(con, period_start: date, period_end: date) -> GateDecision:
+    """May the period be published? Blocked by any critical failure not accepted in the latest
+    results of the period (and when no validation covers the period at all)."""
+    rows = latest_results(con, period_start, period_end)
+    failed = [r for r in rows if not r["success"]]
+    blocking = [r for r in failed if r["severity"] == "critical" and not r["accepted"]]
+    accepted = [r for r in failed if r["accepted"]]
+    warnings = [r for r in failed if r["severity"] != "critical" and not r["accepted"]]
+    span = f"{period_start.isoformat()}..{period_end.isoformat()}"
+    if not rows:
+        message = (
+            f"publishing {span} is blocked: no data-quality results cover this period; "
+            f"run `kirz validate --since {period_start} --until {period_end}` first"
+        )
+        return GateDecision(False, [], [], [], message, period_start, period_end)
+    if blocking:
+        lines = "\n".join(f"  - {_describe(r)}" for r in blocking)
+        message = (
+            f"publishing {span} is blocked by {len(blocking)} critical data-quality failure(s) "
+            f"that nobody accepted:\n{lines}\n"
+            "Fix the data and validate again, or record an acceptance with a reason "
+            "(kirz dq accept SUITE EXPECTATION --from .. --to .. --reason ..)."
+        )
+        return GateDecision(False, blocking, warnings, accepted, message, period_start, period_end)
+    message = (
+        f"publishing {span} may go ahead: {sum(1 for r in rows if r['success'])} of {len(rows)} "
+        f"checks passed, {len(warnings)} warning(s), {len(accepted)} accepted failure(s)"
+    )
+    return GateDecision(True, [], warnings, accepted, message, period_start, period_end)
+
+
+def accept(
+    settings: Settings,
+    suite: str,
+    expectation: str,
+    period_start: date,
+    period_end: date,
+    reason: str,
+    accepted_by: str,
+    con=None,
+) -> None:
+    """Record that a failure of ``suite``/``expectation`` in the period is known and accepted.
+
+    An accepted critical failure no longer blocks the gate; it is listed with its reason in
+    ``dq_summary`` and on the report's data-quality appendix.
+    """
+    if not reason or not reason.strip():
+        raise ValueError("an acceptance needs a reason")
+    if not accepted_by or not accepted_by.strip():
+        raise ValueError("an acceptance needs the name of who accepts it")
+    if period_end < period_start:
+        raise ValueError(f"period end {period_end} is before its start {period_start}")
+    mod = suite_module(suite, settings)
+    if expectation not in mod.SEVERITY:
+        raise ValueError(
+            f"suite {suite} has no expectation {expectation!r}; it has: {', '.join(sorted(mod.SEVERITY))}"
+        )
+    if con is None:
+        with open_warehouse(settings.warehouse_path) as own:
+            return accept(settings, suite, expectation, period_start, period_end, reason, accepted_by, con=own)
+    init_dq_schema(con)
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "insert into audit.dq_acceptances values (?, ?, ?, ?, ?, ?, ?)",
+            [datetime.now(timezone.utc), suite, expectation, period_start, period_end, reason.strip(), accepted_by.strip()],
+        )
+        con.execute(
+            """
+            update audit.dq_results set accepted = true, acceptance_reason = ?
+            where suite = ? and expectation = ?
+              and (period_start is null or (period_start >= ? and period_end <= ?))
+            """,
+            [reason.strip(), suite, expectation, period_start, period_end],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def dq_summary(con, period_start: date, period_end: date) -> dict:
+    """For report appendices: per suite and expectation the latest outcome in the period, counts
+    by severity, the runs it comes from, and the acceptances covering the period."""
+    rows = latest_results(con, period_start, period_end)
+    decision = gate(con, period_start, period_end)
+    suites: dict[str, dict] = {}
+    counts = {sev: {"checks": 0, "passed": 0, "failed": 0, "accepted": 0} for sev in SEVERITIES}
+    for r in rows:
+        s = suites.setdefault(r["suite"], {"suite": r["suite"], "table_name": r["table_name"], "expectations": {}})
+        e = s["expectations"].setdefault(
+            r["expectation"],
+            {
+                "expectation": r["expectation"], "expectation_type": r["expectation_type"],
+                "severity": r["severity"], "meaning": r["meaning"], "periods_checked": 0,
+                "periods_failed": 0, "unexpected_count": 0, "observed_value": None,
+                "unexpected_examples": [], "accepted": False, "acceptance_reason": None,
+                "failed_periods": [], "run_ids": set(),
+            },
+        )
+        e["periods_checked"] += 1
+        e["run_ids"].add(r["run_id"])
+        if not r["success"]:
+            e["periods_failed"] += 1
+            e["failed_periods"].append(batch_label(r["period_start"], r["period_end"], "all data"))
+            e["unexpected_count"] += int(r["unexpected_count"] or 0)
+            if e["observed_value"] is None:
+                e["observed_value"] = r["observed_value"]
+                e["unexpected_examples"] = json.loads(r["unexpected_examples"] or "[]")
+            if r["accepted"]:
+                e["accepted"] = True
+                e["acceptance_reason"] = r["acceptance_reason"]
+            else:
+                e["accepted"] = False if not e["accepted"] else e["accepted"]
+    out_suites = []
+    for s in sorted(suites.values(), key=lambda x: x["suite"]):
+        exps = []
+        for e in sorted(s["expectations"].values(), key=lambda x: x["expectation"]):
+            failed_unaccepted = any(
+                not r["success"] and not r["accepted"]
+                for r in rows
+                if r["suite"] == s["suite"] and r["expectation"] == e["expectation"]
+            )
+            if e["periods_failed"] == 0:
+                outcome = "passed"
+            elif failed_unaccepted:
+                outcome = "failed"
+            else:
+                outcome = "accepted"
+            e["outcome"] = outcome
+            e["accepted"] = outcome == "accepted"
+            e["run_ids"] = sorted(e["run_ids"])
+            sev = counts[e["severity"]]
+            sev["checks"] += 1
+            sev[{"passed": "passed", "failed": "failed", "accepted": "accepted"}[outcome]] += 1
+            exps.append(e)
+        out_suites.append({"suite": s["suite"], "table_name": s["table_name"], "expectations": exps})
+    run_ids = sorted({r["run_id"] for r in rows})
+    runs = []
+    if run_ids:
+        cur = con.execute(
+            "select run_id, layer, started_at, status, batch, code_version, html_path from audit.dq_runs "
+            "where run_id in (select unnest(?)) order by started_at",
+            [run_ids],
+        )
+        cols = [d[0] for d in cur.description]
+        runs = [dict(zip(cols, r)) for r in cur.fetchall()]
+    acc = [
+        a for a in _acceptances(con)
+        if a["period_start"] <= period_end and a["period_end"] >= period_start
+    ]
+    if not rows:
+        status = "not_validated"
+    elif counts["critical"]["failed"]:
+        status = "failed"
+    elif counts["warning"]["failed"] or counts["critical"]["accepted"] or counts["warning"]["accepted"]:
+        status = "warning"
+    else:
+        status = "passed"
+    return {
+        "period_start": period_start,
+        "period_end": period_end,
+        "status": status,
+        "gate_ok": decision.ok,
+        "message": decision.message,
+        "counts": counts,
+        "suites": out_suites,
+        "runs": runs,
+        "acceptances": acc,
+    }
