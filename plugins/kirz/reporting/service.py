@@ -14,7 +14,7 @@ from kirz.reporting.model import Period, data_hash
 from kirz.reporting.recipients import KINDS, Recipient, expand_auto_partners, load_definitions
 from kirz.reporting.render import Lang, VersionInfo, render_csv, render_html, render_pdf, reports_root
 from kirz.reporting.versions import (
-    code_version, diff_figures, figures_of, last_delivered, manifests, new_run_id, period_dir, write_version,
+    code_version, diff_figures, figures_of, last_delivered, manifests, new_run_id, period_dir, stem, write_version,
 )
 
 
@@ -140,10 +140,10 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
         versions = manifests(folder, kind, lang)
         latest = versions[-1] if versions else None
         if latest and latest["data_hash"] == h:
-            stem = Path(latest["_path"]).with_suffix("")
+            base_name = stem(kind, lang, latest["version"])
             out.append(ReportOutput(r.id, kind, p.label, lang, latest["version"], False,
-                                    stem.with_suffix(".html"), stem.with_suffix(".pdf"), stem.with_suffix(".csv"),
-                                    Path(latest["_path"]), h))
+                                    folder / f"{base_name}.html", folder / f"{base_name}.pdf",
+                                    folder / f"{base_name}.csv", Path(latest["_path"]), h))
             continue
         n = (latest["version"] + 1) if latest else 1
         base = last_delivered(versions) or latest
