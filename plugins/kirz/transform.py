@@ -124,6 +124,21 @@ def _dbt_environment(settings: Settings) -> Iterator[None]:
                     os.environ[k] = v
 
 
+def _release_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open in this process after an invocation.
+
+    Left open, it blocks every other process from the warehouse file and makes a later
+    read-only connection in this process fail ("different configuration").
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
+            DuckDBConnectionManager._ENV = None
+
+
 def _node_result(res) -> NodeResult:
     node = res.node
     status = str(getattr(res.status, "value", res.status)).lower()
@@ -159,7 +174,10 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtRun:
     ]
     started = time.perf_counter()
     with _dbt_environment(settings):
-        outcome = dbtRunner().invoke(full_args)
+        try:
+            outcome = dbtRunner().invoke(full_args)
+        finally:
+            _release_duckdb()
     elapsed = time.perf_counter() - started
     results = []
     inner = outcome.result
