@@ -21,12 +21,11 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from kirz.config import Settings
@@ -34,9 +33,7 @@ from kirz.localtime import local_day_bounds
 from kirz.warehouse import open_warehouse
 
 if TYPE_CHECKING:  # pragma: no cover
-    import duckdb
     import great_expectations as gx
-    import pandas as pd
 
 LAYERS = ("raw", "marts")
 SEVERITIES = ("critical", "warning")
@@ -970,79 +967,61 @@ def accept(
 
 def dq_summary(con, period_start: date, period_end: date) -> dict:
     """For report appendices: per suite and expectation the latest outcome in the period, counts
-    by severity, the runs it comes from, and the acceptances covering the period."""
+    by severity, the runs it comes from, and the acceptances covering the period.
+
+    An expectation's outcome is 'failed' when any of its latest results in the period failed
+    without an acceptance, 'accepted' when all its failures are accepted, else 'passed'.
+    """
     rows = latest_results(con, period_start, period_end)
     decision = gate(con, period_start, period_end)
-    suites: dict[str, dict] = {}
-    counts = {sev: {"checks": 0, "passed": 0, "failed": 0, "accepted": 0} for sev in SEVERITIES}
+    grouped: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
-        s = suites.setdefault(r["suite"], {"suite": r["suite"], "table_name": r["table_name"], "expectations": {}})
-        e = s["expectations"].setdefault(
-            r["expectation"],
-            {
-                "expectation": r["expectation"], "expectation_type": r["expectation_type"],
-                "severity": r["severity"], "meaning": r["meaning"], "periods_checked": 0,
-                "periods_failed": 0, "unexpected_count": 0, "observed_value": None,
-                "unexpected_examples": [], "accepted": False, "acceptance_reason": None,
-                "failed_periods": [], "run_ids": set(),
-            },
-        )
-        e["periods_checked"] += 1
-        e["run_ids"].add(r["run_id"])
-        if not r["success"]:
-            e["periods_failed"] += 1
-            e["failed_periods"].append(batch_label(r["period_start"], r["period_end"], "all data"))
-            e["unexpected_count"] += int(r["unexpected_count"] or 0)
-            if e["observed_value"] is None:
-                e["observed_value"] = r["observed_value"]
-                e["unexpected_examples"] = json.loads(r["unexpected_examples"] or "[]")
-            if r["accepted"]:
-                e["accepted"] = True
-                e["acceptance_reason"] = r["acceptance_reason"]
-            else:
-                e["accepted"] = False if not e["accepted"] else e["accepted"]
-    out_suites = []
-    for s in sorted(suites.values(), key=lambda x: x["suite"]):
-        exps = []
-        for e in sorted(s["expectations"].values(), key=lambda x: x["expectation"]):
-            failed_unaccepted = any(
-                not r["success"] and not r["accepted"]
-                for r in rows
-                if r["suite"] == s["suite"] and r["expectation"] == e["expectation"]
-            )
-            if e["periods_failed"] == 0:
-                outcome = "passed"
-            elif failed_unaccepted:
-                outcome = "failed"
-            else:
-                outcome = "accepted"
-            e["outcome"] = outcome
-            e["accepted"] = outcome == "accepted"
-            e["run_ids"] = sorted(e["run_ids"])
-            sev = counts[e["severity"]]
-            sev["checks"] += 1
-            sev[{"passed": "passed", "failed": "failed", "accepted": "accepted"}[outcome]] += 1
-            exps.append(e)
-        out_suites.append({"suite": s["suite"], "table_name": s["table_name"], "expectations": exps})
+        grouped.setdefault((r["suite"], r["expectation"]), []).append(r)
+    counts = {sev: {"checks": 0, "passed": 0, "failed": 0, "accepted": 0} for sev in SEVERITIES}
+    suites: dict[str, dict] = {}
+    for (suite, eid), results in sorted(grouped.items()):
+        first = results[0]
+        failures = [r for r in results if not r["success"]]
+        unaccepted = [r for r in failures if not r["accepted"]]
+        outcome = "failed" if unaccepted else ("accepted" if failures else "passed")
+        shown = (unaccepted or failures or results)[0]
+        entry = {
+            "expectation": eid,
+            "expectation_type": first["expectation_type"],
+            "severity": first["severity"],
+            "meaning": first["meaning"],
+            "outcome": outcome,
+            "periods_checked": len(results),
+            "periods_failed": len(failures),
+            "failed_periods": [batch_label(r["period_start"], r["period_end"], "all data") for r in failures],
+            "unexpected_count": sum(int(r["unexpected_count"] or 0) for r in failures),
+            "observed_value": shown["observed_value"] if failures else None,
+            "unexpected_examples": json.loads(shown["unexpected_examples"] or "[]") if failures else [],
+            "acceptance_reason": next((r["acceptance_reason"] for r in failures if r["accepted"]), None),
+            "run_ids": sorted({r["run_id"] for r in results}),
+        }
+        counts[entry["severity"]]["checks"] += 1
+        counts[entry["severity"]][outcome] += 1
+        suites.setdefault(suite, {"suite": suite, "table_name": first["table_name"], "expectations": []})
+        suites[suite]["expectations"].append(entry)
     run_ids = sorted({r["run_id"] for r in rows})
     runs = []
     if run_ids:
         cur = con.execute(
-            "select run_id, layer, started_at, status, batch, code_version, html_path from audit.dq_runs "
-            "where run_id in (select unnest(?)) order by started_at",
+            "select run_id, layer, started_at, finished_at, status, batch, code_version, html_path "
+            "from audit.dq_runs where list_contains(?, run_id) order by started_at",
             [run_ids],
         )
         cols = [d[0] for d in cur.description]
         runs = [dict(zip(cols, r)) for r in cur.fetchall()]
-    acc = [
-        a for a in _acceptances(con)
-        if a["period_start"] <= period_end and a["period_end"] >= period_start
+    acceptances = [
+        a for a in _acceptances(con) if a["period_start"] <= period_end and a["period_end"] >= period_start
     ]
     if not rows:
         status = "not_validated"
     elif counts["critical"]["failed"]:
         status = "failed"
-    elif counts["warning"]["failed"] or counts["critical"]["accepted"] or counts["warning"]["accepted"]:
+    elif any(counts[sev]["failed"] or counts[sev]["accepted"] for sev in SEVERITIES):
         status = "warning"
     else:
         status = "passed"
@@ -1053,7 +1032,7 @@ def dq_summary(con, period_start: date, period_end: date) -> dict:
         "gate_ok": decision.ok,
         "message": decision.message,
         "counts": counts,
-        "suites": out_suites,
+        "suites": [suites[name] for name in sorted(suites)],
         "runs": runs,
-        "acceptances": acc,
+        "acceptances": acceptances,
     }
