@@ -185,6 +185,18 @@ def test_funder_headline_equals_hand_sums(con, settings):
     assert areas["cooperation"]["change"].value == pytest.approx((260 - 40) / 40 * 100)
 
 
+def test_funder_year_report_buckets_by_month(con, settings):
+    data = build(build_funder_report, con, funder("bund", ["bund-strukturwandel"]), "2026", settings)
+    series = data["usage_by_area"]["series"]
+    assert series["bucket_kind"] == "month" and len(series["buckets"]) == 12
+    assert sum(series["gpu_hours"]["methods_research"]) == 160 + 80
+    assert series["gpu_hours"]["cooperation"][9] == 64 + 16 + 80  # October: j05, j06, j08
+    assert head(data)["gpu_hours"]["value"].value == 440 + 120
+    assert head(data)["gpu_hours"]["previous"].value == 0
+    assert head(data)["gpu_hours"]["change"].missing  # no change against nothing
+    assert len(data["energy"]["pue_by_month"]) == 12
+
+
 def test_funder_centre_figures_come_from_the_kpi_mart(con, settings):
     data = build(build_funder_report, con, funder("bund", ["bund-strukturwandel"]), "2026-Q4", settings)
     kpi = dict(con.execute("select kpi, value from marts.fct_impact_kpis where period = '2026-Q4' "
