@@ -371,3 +371,39 @@ def test_missing_marts_give_empty_sections_not_errors(tmp_path, settings):
         assert energy["headline"][0]["value"].missing
     finally:
         con.close()
+
+
+def test_confidential_flag_from_either_dimension_and_missing_means_confidential(tmp_path):
+    path = tmp_path / "dims.duckdb"
+    c = connect(path)
+    c.execute("create schema marts")
+    c.execute("create table marts.dim_contract (contract_id varchar, partner_id varchar, usage_area varchar, "
+              "funders varchar[], partner_name varchar, is_partner_confidential boolean)")
+    c.execute("insert into marts.dim_contract values ('C-1', 'P-1', 'cooperation', ['f'], 'Eins GmbH', true), "
+              "('C-2', 'P-2', 'cooperation', ['f'], 'Zwei GmbH', false), ('C-3', 'P-3', 'cooperation', ['f'], 'Drei', null)")
+    c.execute("create table marts.dim_partner (partner_id varchar, partner_name varchar, partner_type varchar)")
+    c.execute("insert into marts.dim_partner values ('P-1', 'Eins GmbH', 'sme'), ('P-2', 'Zwei GmbH', 'sme'), "
+              "('P-3', 'Drei', 'sme')")
+    c.close()
+    con = open_readonly(path)
+    try:
+        conf = {r["contract_id"]: r["confidential"] for r in catalogue(con)}
+    finally:
+        con.close()
+    assert conf == {"C-1": True, "C-2": False, "C-3": True}
+    c = connect(path)
+    c.execute("alter table marts.dim_contract drop column is_partner_confidential")
+    c.close()
+    con = open_readonly(path)
+    try:
+        assert all(r["confidential"] for r in catalogue(con))  # no flag anywhere: nobody is named
+    finally:
+        con.close()
+
+
+def test_broken_definition_is_skipped_when_not_strict(tmp_path):
+    (tmp_path / "good.yaml").write_text("id: good\nscope: all\nreports: [energy_annual]\n")
+    (tmp_path / "bad.yaml").write_text("id: bad\nscope: all\nreports: [{kind: brochure}]\n")
+    defs = load_definitions(tmp_path, strict=False)
+    assert [r.id for r in defs.recipients] == ["good"]
+    assert len(defs.errors) == 1 and "bad.yaml" in defs.errors[0]

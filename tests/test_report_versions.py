@@ -198,3 +198,20 @@ def test_unknown_recipient_and_period_kind(env):
     assert report(settings, recipient="bund-strukturwandel", period="2026-10", db=db) == []
     with pytest.raises(FileNotFoundError):
         report(settings, recipient="bund-strukturwandel", period="2026-Q4", db=db.parent / "missing.duckdb")
+
+
+def test_a_broken_definition_does_not_stop_the_others(env, tmp_path):
+    settings, db = env
+    recips = tmp_path / "recipients"
+    shutil.copytree(FIXTURES / "recipients", recips)
+    (recips / "broken.yaml").write_text("id: broken\nscope: {funders: []}\nreports: [funder_impact]\n")
+    settings = load_settings(env={}, home=settings.home, pseudonym_key="k", extra={"recipients_dir": str(recips)})
+    from kirz.reporting import ReportError
+
+    with pytest.raises(ReportError) as err:
+        report(settings, all_recipients=True, period="2026", kinds=["energy_annual"], db=db)
+    assert [(o.recipient, o.kind, o.version) for o in err.value.outputs] == [("energy-regulator", "energy_annual", 1)]
+    assert len(err.value.failures) == 1 and "broken.yaml: empty scope" in err.value.failures[0]
+    assert err.value.outputs[0].pdf.exists()
+    # naming a recipient that is fine works without complaint about the broken file
+    assert report(settings, recipient="energy-regulator", period="2026", db=db)[0].new is False

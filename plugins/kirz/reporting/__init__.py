@@ -5,6 +5,6 @@ Entry points: :func:`report` (render, version and optionally deliver) and :func:
 :mod:`kirz.reporting.data`, before anything is rendered.
 """
 
-from kirz.reporting.service import ReportOutput, due_reports, load_recipients, report
+from kirz.reporting.service import ReportError, ReportOutput, due_reports, load_recipients, report
 
-__all__ = ["ReportOutput", "due_reports", "load_recipients", "report"]
+__all__ = ["ReportError", "ReportOutput", "due_reports", "load_recipients", "report"]

@@ -107,20 +107,24 @@ def catalogue(con) -> list[dict]:
                          ("gpu_hours_allocated", "null::double"), ("price_eur_per_gpu_hour", "null::double"),
                          ("jobs_created", "null::integer"), ("trainees", "null::integer")):
         sel.append(f"c.{col}" if col in c_cols else f"{default} as {col}")
-    conf_col = "is_confidential" if "is_confidential" in p_cols else ("confidential" if "confidential" in p_cols else None)
-    if p_cols:
-        name = "p.partner_name" if "partner_name" in p_cols else ("c.partner_name" if "partner_name" in c_cols else "null")
-        sel += [
-            f"{name} as partner_name",
-            "p.partner_type" if "partner_type" in p_cols else "null as partner_type",
-            "p.nuts3" if "nuts3" in p_cols else "null as nuts3",
-            "p.is_revier" if "is_revier" in p_cols else "null as is_revier",
-            f"coalesce(p.{conf_col}, true) as confidential" if conf_col else "true as confidential",
-        ]
-        join = "left join marts.dim_partner p on p.partner_id = c.partner_id"
-    else:
-        sel += ["null as partner_name", "null as partner_type", "null as nuts3", "null as is_revier", "true as confidential"]
-        join = ""
+    def pick(p_col: str | None, c_col: str | None, alias: str, default: str = "null") -> str:
+        opts = ([f"p.{p_col}"] if p_col and p_col in p_cols else []) + ([f"c.{c_col}"] if c_col and c_col in c_cols else [])
+        return f"coalesce({', '.join(opts)}) as {alias}" if opts else f"{default} as {alias}"
+
+    # a partner is confidential when either dimension says so, or when neither says anything
+    flags = [f"p.{col}" for col in ("is_confidential", "confidential") if col in p_cols]
+    flags += [f"c.{col}" for col in ("is_partner_confidential", "partner_confidential") if col in c_cols]
+    conf = " or ".join(f"coalesce({f}, true)" for f in flags) if flags else "true"
+    sel += [
+        pick("partner_name", "partner_name", "partner_name"),
+        pick("partner_type", "partner_type", "partner_type"),
+        pick("nuts3", "partner_nuts3", "nuts3"),
+        pick("region_name", None, "region_name"),
+        pick("is_revier", "is_revier", "is_revier"),
+        pick("first_usage_day", None, "first_usage_day", "null::date"),
+        f"({conf}) as confidential",
+    ]
+    join = "left join marts.dim_partner p on p.partner_id = c.partner_id" if p_cols else ""
     out = rows(con, f"select {', '.join(sel)} from marts.dim_contract c {join} order by c.contract_id")
     for r in out:
         r["funders"] = list(r["funders"] or [])
@@ -132,8 +136,9 @@ def catalogue(con) -> list[dict]:
 def partners_of(contracts: list[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for c in contracts:
-        out.setdefault(c["partner_id"], {k: c[k] for k in ("partner_id", "partner_name", "partner_type",
-                                                              "nuts3", "is_revier", "confidential")})
+        out.setdefault(c["partner_id"], {k: c.get(k) for k in ("partner_id", "partner_name", "partner_type", "nuts3",
+                                                                  "region_name", "is_revier", "confidential",
+                                                                  "first_usage_day")})
     return out
 
 
@@ -258,6 +263,12 @@ def installed_capacity(con, settings) -> dict:
         if r:
             out["floor_area_m2"] = float(r[0]) if r[0] is not None else out["floor_area_m2"]
             out["design_it_power_kw"] = float(r[1]) if r[1] is not None else out["design_it_power_kw"]
+    if "gpus" in columns(con, "marts", "dim_node"):
+        r = con.execute("select sum(gpus), count(*) filter (where gpus > 0), "
+                        "count(*) filter (where coalesce(gpus, 0) = 0) from marts.dim_node").fetchone()
+        if r and r[0] is not None:
+            out["installed_gpus"], out["gpu_nodes"], out["cpu_nodes"] = int(r[0]), int(r[1]), int(r[2])
+            return out
     if has_table(con, "raw", "inventory_nodes"):
         r = con.execute(
             "with latest as (select max(ingest_id) as i from raw.inventory_nodes), "
@@ -411,9 +422,10 @@ def _scope_figures(con, scoped: list[dict], period: Period, tz: ZoneInfo) -> dic
     company_ids = [c["contract_id"] for c in scoped if partners[c["partner_id"]]["partner_type"] in COMPANY_TYPES]
     first_from: dict[str, date] = {}
     for c in scoped:
-        if c["valid_from"] is not None:
+        start = c.get("first_usage_day") or c["valid_from"]
+        if start is not None:
             pid = c["partner_id"]
-            first_from[pid] = min(first_from.get(pid, c["valid_from"]), c["valid_from"])
+            first_from[pid] = min(first_from.get(pid, start), start)
     new_ids = sorted(pid for pid, d in first_from.items() if period.start <= d <= period.end)
     return {
         "by_contract": by_c,
@@ -469,22 +481,20 @@ def _bucket_series(con, scoped: list[dict], period: Period) -> dict:
             [period.start, ids, period.start, period.end],
         ):
             by[(r["b"], r["contract_id"])] = _num(r["g"])
+    by_id = {c["contract_id"]: c for c in scoped}
     partners = partners_of(scoped)
-    areas = [a for a in AREAS if any(c["usage_area"] == a for c in scoped)]
-    series = {a: [] for a in areas}
-    revier = []
-    for b in starts:
-        tot = rev = 0.0
-        for a in areas:
-            series[a].append(sum(v for (bb, cid), v in by.items() if bb == b and
-                                 next(c for c in scoped if c["contract_id"] == cid)["usage_area"] == a))
-        for (bb, cid), v in by.items():
-            if bb != b:
-                continue
-            tot += v
-            if partners[next(c for c in scoped if c["contract_id"] == cid)["partner_id"]]["is_revier"]:
-                rev += v
-        revier.append(rev / tot * 100.0 if tot else None)
+    present = {c["usage_area"] or "unassigned" for c in scoped}
+    areas = [a for a in AREAS if a in present] + sorted(present - set(AREAS))
+    series = {a: [0.0] * len(starts) for a in areas}
+    totals, revier_h = [0.0] * len(starts), [0.0] * len(starts)
+    index = {b: i for i, b in enumerate(starts)}
+    for (b, cid), v in by.items():
+        i, c = index[b], by_id[cid]
+        series[c["usage_area"] or "unassigned"][i] += v
+        totals[i] += v
+        if partners[c["partner_id"]]["is_revier"]:
+            revier_h[i] += v
+    revier = [r / t * 100.0 if t else None for r, t in zip(revier_h, totals)]
     return {"bucket_kind": kind, "buckets": starts, "areas": areas, "gpu_hours": series, "revier_share": revier}
 
 
@@ -537,9 +547,9 @@ def build_funder_report(con, recipient: Recipient, period: Period, settings, *, 
     for pid in active_partners:
         p = partners[pid]
         by_type[p["partner_type"] or "unknown"] = by_type.get(p["partner_type"] or "unknown", 0) + 1
-        reg = (p["nuts3"] or "unknown", bool(p["is_revier"]))
+        reg = (p["nuts3"] or "unknown", p.get("region_name") or "", bool(p["is_revier"]))
         by_region[reg] = by_region.get(reg, 0) + 1
-    n_revier = sum(n for (_, rv), n in by_region.items() if rv)
+    n_revier = sum(n for (_, _, rv), n in by_region.items() if rv)
     new_named = sorted(partners[pid]["partner_name"] for pid in cur["new_partner_ids"]
                        if not partners[pid]["confidential"] and partners[pid]["partner_name"])
     new_conf = sum(1 for pid in cur["new_partner_ids"] if partners[pid]["confidential"] or not partners[pid]["partner_name"])
@@ -552,8 +562,8 @@ def build_funder_report(con, recipient: Recipient, period: Period, settings, *, 
         "partners_revier": count_q(n_revier),
         "partners_outside": count_q(len(active_partners) - n_revier),
         "by_type": [{"type": L("partner_types", t), "partners": count_q(n)} for t, n in sorted(by_type.items())],
-        "by_region": [{"nuts3": nuts, "revier": L("yesno", "yes" if rv else "no"), "partners": count_q(n)}
-                      for (nuts, rv), n in sorted(by_region.items())],
+        "by_region": [{"nuts3": nuts, "region_name": name, "revier": L("yesno", "yes" if rv else "no"),
+                       "partners": count_q(n)} for (nuts, name, rv), n in sorted(by_region.items())],
         "new_partners": Q(cur["new_partners"], "count"),
         "new_named": new_named,
         "new_confidential": Q(new_conf, "count"),
@@ -724,6 +734,15 @@ def energy_quality(con, ids: list[str], period: Period, tz: ZoneInfo) -> dict:
                                               "share": share(_num(r["kwh"]), total)} for r in rs]}
 
 
+def month_label_sql(con) -> str:
+    """SQL giving 'YYYY-MM' for fct_contract_utilization.month, whether it is a date or text."""
+    r = con.execute("select data_type from information_schema.columns where table_schema = 'marts' "
+                    "and table_name = 'fct_contract_utilization' and column_name = 'month'").fetchone()
+    if r and ("CHAR" in r[0].upper() or "TEXT" in r[0].upper()):
+        return "left(month, 7)"
+    return "strftime(month::date, '%Y-%m')"
+
+
 def contract_utilisation(con, scoped: list[dict], partners: dict, period: Period) -> dict:
     """Allocation against use per contract over the period's months; confidential ones grouped."""
     ids = [c["contract_id"] for c in scoped]
@@ -734,7 +753,7 @@ def contract_utilisation(con, scoped: list[dict], partners: dict, period: Period
             con,
             "select contract_id, sum(gpu_hours_allocated) as allocated, sum(gpu_hours_used) as used "
             "from marts.fct_contract_utilization where list_contains(?::varchar[], contract_id) "
-            "and strftime(month::date, '%Y-%m') in (select unnest(?::varchar[])) group by contract_id",
+            f"and {month_label_sql(con)} in (select unnest(?::varchar[])) group by contract_id",
             [ids, months],
         ):
             util[r["contract_id"]] = r
@@ -768,8 +787,9 @@ def deminimis(con, cat: list[dict], scoped: list[dict], period: Period) -> dict:
     companies = {c["partner_id"] for c in scoped if c.get("partner_type") in COMPANY_TYPES}
     if not companies:
         return {"available": True, "rows": []}
-    start = date(period.end.year - 3, period.end.month, period.end.day) + timedelta(days=1) \
-        if not (period.end.month == 2 and period.end.day == 29) else date(period.end.year - 3, 3, 1)
+    # three years back from the period's last day: (end - 3 years, end]
+    start = (date(period.end.year - 3, 3, 1) if (period.end.month, period.end.day) == (2, 29)
+             else date(period.end.year - 3, period.end.month, period.end.day) + timedelta(days=1))
     all_ids = {c["partner_id"]: [x["contract_id"] for x in cat if x["partner_id"] == c["partner_id"]] for c in scoped}
     partners = partners_of(cat)
     out = []
@@ -796,12 +816,13 @@ def build_partner_statement(con, recipient: Recipient, period: Period, settings,
     ytd = usage_by_contract(con, ids, date(period.year, 1, 1), period.end)
     util = {}
     if ids and has_table(con, "marts", "fct_contract_utilization"):
+        m_sql = month_label_sql(con)
         for r in rows(
             con,
-            "select contract_id, strftime(month::date, '%Y-%m') as m, gpu_hours_allocated as a, gpu_hours_used as u "
+            f"select contract_id, {m_sql} as m, gpu_hours_allocated as a, gpu_hours_used as u "
             "from marts.fct_contract_utilization where list_contains(?::varchar[], contract_id) "
-            "and month::date between ? and ?",
-            [ids, date(period.year, 1, 1), period.start],
+            f"and {m_sql} between ? and ?",
+            [ids, f"{period.year}-01", period.label],
         ):
             util.setdefault(r["contract_id"], {})[r["m"]] = r
     figures: list[Figure] = []

@@ -95,6 +95,7 @@ class Recipient:
 class Definitions:
     recipients: list[Recipient] = field(default_factory=list)
     auto_partner_templates: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # files skipped (strict=False), each with its reason
 
 
 def _tuple(val, what: str, src: str) -> tuple[str, ...]:
@@ -148,45 +149,58 @@ def _languages(raw, src: str) -> tuple[str, ...]:
     return langs
 
 
-def load_definitions(directory: Path) -> Definitions:
-    """Read every ``*.yaml`` in ``directory``; ids must be unique."""
+def load_definitions(directory: Path, strict: bool = True) -> Definitions:
+    """Read every ``*.yaml`` in ``directory``; ids must be unique.
+
+    ``strict``: the first unusable file raises :class:`RecipientError`; otherwise unusable files
+    are skipped and named in ``errors``, so that one broken definition does not stop the
+    reports of everyone else.
+    """
     defs = Definitions()
     seen: dict[str, str] = {}
     for path in sorted(Path(directory).glob("*.y*ml")):
-        src = str(path)
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise RecipientError(f"{src}: not valid YAML ({exc})") from exc
-        if not isinstance(doc, dict):
-            raise RecipientError(f"{src}: expected a mapping")
-        if doc.get("partners") == "auto":
-            defs.auto_partner_templates.append(
-                {"languages": _languages(doc.get("language"), src), "reports": _reports(doc.get("reports"), src),
-                 "emails": dict(doc.get("emails") or {}), "exclude": set(_tuple(doc.get("exclude"), "exclude", src)),
-                 "source": src}
-            )
-            continue
-        rid = str(doc.get("id") or "")
-        if not rid or "/" in rid or rid.startswith("."):
-            raise RecipientError(f"{src}: missing or unusable id {rid!r}")
-        if rid in seen:
-            raise RecipientError(f"{src}: id {rid!r} already defined in {seen[rid]}")
-        seen[rid] = src
-        defs.recipients.append(
-            Recipient(
-                id=rid,
-                name=str(doc.get("name") or rid),
-                role=str(doc.get("role") or "other"),
-                languages=_languages(doc.get("language"), src),
-                scope=_scope(doc.get("scope"), src),
-                reports=_reports(doc.get("reports"), src),
-                emails=_tuple(doc.get("emails"), "emails", src),
-                partner_id=doc.get("partner_id"),
-                source=src,
-            )
-        )
+            _load_one(path, defs, seen)
+        except RecipientError as exc:
+            if strict:
+                raise
+            defs.errors.append(str(exc))
     return defs
+
+
+def _load_one(path: Path, defs: Definitions, seen: dict[str, str]) -> None:
+    src = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RecipientError(f"{src}: not valid YAML ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise RecipientError(f"{src}: expected a mapping")
+    if doc.get("partners") == "auto":
+        defs.auto_partner_templates.append(
+            {"languages": _languages(doc.get("language"), src), "reports": _reports(doc.get("reports"), src),
+             "emails": dict(doc.get("emails") or {}), "exclude": set(_tuple(doc.get("exclude"), "exclude", src)),
+             "source": src}
+        )
+        return
+    rid = str(doc.get("id") or "")
+    if not rid or "/" in rid or rid.startswith("."):
+        raise RecipientError(f"{src}: missing or unusable id {rid!r}")
+    if rid in seen:
+        raise RecipientError(f"{src}: id {rid!r} already defined in {seen[rid]}")
+    recipient = Recipient(
+        id=rid,
+        name=str(doc.get("name") or rid),
+        role=str(doc.get("role") or "other"),
+        languages=_languages(doc.get("language"), src),
+        scope=_scope(doc.get("scope"), src),
+        reports=_reports(doc.get("reports"), src),
+        emails=_tuple(doc.get("emails"), "emails", src),
+        partner_id=doc.get("partner_id"),
+        source=src,
+    )
+    seen[rid] = src
+    defs.recipients.append(recipient)
 
 
 def expand_auto_partners(defs: Definitions, partners: list[dict], contracts: list[dict]) -> list[Recipient]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -16,6 +17,8 @@ from kirz.reporting.render import Lang, VersionInfo, render_csv, render_html, re
 from kirz.reporting.versions import (
     code_version, diff_figures, figures_of, last_delivered, manifests, new_run_id, period_dir, stem, write_version,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,11 +40,12 @@ class ReportOutput:
 
 
 def default_db(settings: Settings) -> Path:
-    """``report_db`` from kirz.toml, else the published snapshot when there is one, else the live warehouse."""
+    """``report_db`` from kirz.toml, else the published snapshot (``published/latest.duckdb``) when there
+    is one, else the live warehouse."""
     extra = settings.extra or {}
     if extra.get("report_db"):
         return Path(extra["report_db"])
-    snap = settings.published_dir / "kirz.duckdb"
+    snap = settings.published_dir / "latest.duckdb"
     return snap if snap.exists() else settings.warehouse_path
 
 
@@ -51,9 +55,23 @@ def recipients_dir(settings: Settings) -> Path:
     return Path(extra["recipients_dir"]) if extra.get("recipients_dir") else reports_root(settings) / "recipients"
 
 
-def load_recipients(settings: Settings, con=None) -> list[Recipient]:
-    """Explicit recipients plus, when a ``partners: auto`` file exists and a warehouse is open, one per partner."""
-    defs = load_definitions(recipients_dir(settings))
+class ReportError(RuntimeError):
+    """Some reports failed; the others were rendered. ``outputs`` and ``failures`` say which."""
+
+    def __init__(self, outputs: list["ReportOutput"], failures: list[str]):
+        self.outputs = outputs
+        self.failures = failures
+        super().__init__(f"{len(failures)} report(s) failed, {len(outputs)} rendered:\n" + "\n".join(failures))
+
+
+def load_recipients(settings: Settings, con=None, strict: bool = True, errors: list | None = None) -> list[Recipient]:
+    """Explicit recipients plus, when a ``partners: auto`` file exists and a warehouse is open, one per partner.
+
+    With ``strict=False`` unusable definition files are skipped and their errors appended to ``errors``.
+    """
+    defs = load_definitions(recipients_dir(settings), strict=strict)
+    if errors is not None:
+        errors.extend(defs.errors)
     if not defs.auto_partner_templates or con is None or not has_table(con, "marts", "dim_contract"):
         return list(defs.recipients)
     cat = catalogue(con)
@@ -64,14 +82,16 @@ def _default_period(every: str, today: date) -> Period:
     return Period.containing(every, today).previous()
 
 
-def _select(recipients: list[Recipient], recipient: str | None, all_recipients: bool) -> list[Recipient]:
+def _select(recipients: list[Recipient], recipient: str | None, all_recipients: bool,
+            errors: list[str]) -> list[Recipient]:
     if all_recipients:
         return recipients
     if not recipient:
         raise ValueError("name a recipient or ask for all recipients")
     found = [r for r in recipients if r.id == recipient]
     if not found:
-        raise ValueError(f"unknown recipient {recipient!r}; known: {', '.join(sorted(r.id for r in recipients))}")
+        broken = f"; unusable definitions: {'; '.join(errors)}" if errors else ""
+        raise ValueError(f"unknown recipient {recipient!r}; known: {', '.join(sorted(r.id for r in recipients))}{broken}")
     return found
 
 
@@ -93,7 +113,8 @@ def report(
     (as of ``today``). ``kinds`` and ``langs`` narrow what the definitions ask for (``langs``
     may also add a language). ``db``: the warehouse file to read, read-only (default:
     :func:`default_db`). Unchanged data makes no new version; the existing one is returned
-    with ``new=False``.
+    with ``new=False``. A report that fails, or an unusable definition file, does not stop
+    the others: they are rendered (and delivered) and then :class:`ReportError` names what failed.
     """
     today = today or datetime.now(settings.tz).date()
     wanted_period = Period.parse(period) if period else None
@@ -102,8 +123,13 @@ def report(
     outputs: list[ReportOutput] = []
     con = open_readonly(db_path)
     chosen: list[Recipient] = []
+    failures: list[str] = []
+    def_errors: list[str] = []
     try:
-        chosen = _select(load_recipients(settings, con), recipient, all_recipients)
+        chosen = _select(load_recipients(settings, con, strict=False, errors=def_errors), recipient,
+                         all_recipients, def_errors)
+        if all_recipients:  # a broken definition is a failure of the run that should have covered it
+            failures += def_errors
         for r in chosen:
             done: set[tuple[str, str]] = set()
             for spec in r.reports:
@@ -118,11 +144,17 @@ def report(
                 if (spec.kind, p.label) in done:
                     continue
                 done.add((spec.kind, p.label))
-                outputs += _render_one(settings, con, db_path, root, r, spec.kind, p, tuple(langs or r.languages))
+                try:
+                    outputs += _render_one(settings, con, db_path, root, r, spec.kind, p, tuple(langs or r.languages))
+                except Exception as exc:  # one broken report must not stop the others; reported below
+                    log.exception("report %s %s %s failed", r.id, spec.kind, p.label)
+                    failures.append(f"{r.id} {spec.kind} {p.label}: {type(exc).__name__}: {exc}")
     finally:
         con.close()
     if deliver:
         deliver_outputs(settings, outputs, root, recipients=chosen)
+    if failures:
+        raise ReportError(outputs, failures)
     return outputs
 
 
@@ -192,7 +224,7 @@ def deliver_outputs(settings: Settings, outputs: list[ReportOutput], root: Path 
         except Exception:  # a locked or missing warehouse only costs the auto-partner e-mail addresses
             con = None
         try:
-            recipients = load_recipients(settings, con)
+            recipients = load_recipients(settings, con, strict=False)
         finally:
             if con is not None:
                 con.close()
@@ -219,11 +251,14 @@ def due_reports(settings: Settings, as_of: date, db: Path | str | None = None) -
     """
     db_path = Path(db) if db else default_db(settings)
     con = open_readonly(db_path) if db_path.exists() else None
+    errors: list[str] = []
     try:
-        recips = load_recipients(settings, con)
+        recips = load_recipients(settings, con, strict=False, errors=errors)
     finally:
         if con is not None:
             con.close()
+    for e in errors:
+        log.warning("recipient definition skipped: %s", e)
     out = []
     for r in recips:
         for spec in r.reports:
