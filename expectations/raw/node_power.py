@@ -54,39 +54,32 @@ with inv as (
     where ingest_id = (select max(ingest_id) from raw.inventory_nodes)
     group by node
 ),
-s as (
-    select p.node, p.sample_at,
-           count(*) as n_rows,
-           count(*) filter (where p.watts > inv.max_w) as n_over_max,
-           count(*) filter (where p.watts is null or not isfinite(p.watts)) as n_invalid,
-           min(p.watts) filter (where isfinite(p.watts)) as lo,
-           max(p.watts) filter (where isfinite(p.watts)) as hi,
-           count(distinct p.watts) filter (where isfinite(p.watts)) > 1 as conflicting,
-           max(epoch(p.sample_at) - epoch(p.received_at)) as ahead_s
-    from raw.node_power p left join inv on inv.node = p.node
-    where p.sample_at >= $day_start and p.sample_at < $day_end + interval 1 hour
-    group by p.node, p.sample_at, inv.max_w
-),
 g as (
-    select *, epoch(lead(sample_at) over (partition by node order by sample_at)) - epoch(sample_at) as gap_s
-    from s
+    select node, sample_at, watts, received_at,
+           epoch(lead(sample_at) over w) - epoch(sample_at) as gap_s,
+           lead(watts) over w as next_watts
+    from raw.node_power
+    where sample_at >= $day_start and sample_at < $day_end + interval 1 hour
+    window w as (partition by node order by sample_at, watts)
 ),
 d as (
     select * from g where sample_at < $day_end
 ),
 iv as (
-    select node, coalesce(median(gap_s), 0) as interval_s from d group by node
+    select d.node, coalesce(median(gap_s) filter (where gap_s > 0), 0) as interval_s, any_value(inv.max_w) as max_w
+    from d left join inv using (node)
+    group by d.node
 ),
 agg as (
     select d.node,
-           sum(n_rows) as samples,
-           sum(n_invalid) as invalid_samples,
-           min(lo) as min_watts,
-           max(hi) as max_watts,
-           sum(n_over_max) as samples_over_max,
-           count(*) filter (where conflicting) as conflicting_instants,
-           count(*) filter (where ahead_s > $tolerance) as samples_after_delivery,
-           max(ahead_s) as max_ahead_s,
+           count(*) as samples,
+           count(*) filter (where watts is null or not isfinite(watts)) as invalid_samples,
+           min(watts) filter (where isfinite(watts)) as min_watts,
+           max(watts) filter (where isfinite(watts)) as max_watts,
+           count(*) filter (where watts > iv.max_w) as samples_over_max,
+           count(distinct sample_at) filter (where gap_s = 0 and next_watts is distinct from watts) as conflicting_instants,
+           count(*) filter (where epoch(sample_at) - epoch(received_at) > $tolerance) as samples_after_delivery,
+           max(epoch(sample_at) - epoch(received_at)) as max_ahead_s,
            sum(least(coalesce(gap_s, iv.interval_s), $hold * iv.interval_s,
                      epoch($day_end) - epoch(sample_at))) as covered_s
     from d join iv using (node)
