@@ -407,3 +407,32 @@ def test_broken_definition_is_skipped_when_not_strict(tmp_path):
     defs = load_definitions(tmp_path, strict=False)
     assert [r.id for r in defs.recipients] == ["good"]
     assert len(defs.errors) == 1 and "bad.yaml" in defs.errors[0]
+
+
+def test_energy_quality_from_split_columns_on_daily_usage(tmp_path):
+    from kirz.reporting.data import energy_quality
+
+    path = tmp_path / "q.duckdb"
+    c = connect(path)
+    c.execute("create schema marts")
+    c.execute("create table marts.fct_usage_daily (day date, contract_id varchar, measured_kwh double, "
+              "interpolated_kwh double, estimated_kwh double)")
+    c.execute("insert into marts.fct_usage_daily values ('2026-10-01', 'C-1', 60, 15, 5), "
+              "('2026-10-02', 'C-1', 20, 0, 0), ('2026-10-02', 'C-2', 999, 0, 0), ('2026-11-01', 'C-1', 999, 0, 0)")
+    c.close()
+    con = open_readonly(path)
+    try:
+        q = energy_quality(con, ["C-1"], Period.parse("2026-10"), load_settings(env={}).tz)
+    finally:
+        con.close()
+    got = {r["quality"].key: (r["kwh"].value, round(r["share"].value, 6)) for r in q["rows"]}
+    assert got == {"measured": (80.0, 80.0), "interpolated": (15.0, 15.0), "estimated": (5.0, 5.0)}
+
+
+def test_energy_quality_from_job_labels(con, settings):
+    from kirz.reporting.data import energy_quality
+
+    q = energy_quality(con, ["C-002", "C-003"], Period.parse("2026-Q4"), settings.tz)
+    got = {r["quality"].key: r["kwh"].value for r in q["rows"]}
+    # j06 (16 GPU-h) interpolated, j09 (20 GPU-h) estimated, the rest measured; 0.7 kWh per GPU-hour
+    assert got == pytest.approx({"measured": (64 + 40 + 80) * 0.7, "interpolated": 16 * 0.7, "estimated": 20 * 0.7})

@@ -718,20 +718,43 @@ def _limit_status(value: float | None, limit: float) -> str:
     return "ok"
 
 
+QUALITY_KINDS = ("measured", "interpolated", "estimated")
+
+
 def energy_quality(con, ids: list[str], period: Period, tz: ZoneInfo) -> dict:
-    """Shares of attributed IT energy that were measured, interpolated or estimated (when the mart says)."""
-    if not ids or "energy_quality" not in columns(con, "marts", "fct_job_usage"):
+    """How much of the attributed IT energy was measured, interpolated or estimated.
+
+    Read from ``measured_kwh`` / ``interpolated_kwh`` / ``estimated_kwh`` on fct_usage_daily
+    (per local day), else on fct_job_usage (jobs started in the period), else from an
+    ``energy_quality`` label per job; "not available" when the marts carry none of these.
+    """
+    if not ids:
         return {"available": False, "rows": []}
-    start, end = period.utc_bounds(tz)
-    rs = rows(
-        con,
-        "select coalesce(energy_quality, 'unknown') as q, sum(it_energy_kwh) as kwh from marts.fct_job_usage "
-        "where list_contains(?::varchar[], contract_id) and start_at >= ? and start_at < ? group by 1 order by 1",
-        [ids, start, end],
-    )
-    total = sum(_num(r["kwh"]) for r in rs)
-    return {"available": bool(rs), "rows": [{"quality": L("energy_quality", r["q"]), "kwh": Q(r["kwh"], "kwh", 0),
-                                              "share": share(_num(r["kwh"]), total)} for r in rs]}
+    split = [f"{k}_kwh" for k in QUALITY_KINDS]
+    sums: dict[str, float] = {}
+    if set(split) <= columns(con, "marts", "fct_usage_daily"):
+        r = con.execute(
+            f"select {', '.join(f'sum({c})' for c in split)} from marts.fct_usage_daily "
+            "where list_contains(?::varchar[], contract_id) and day between ? and ?",
+            [ids, period.start, period.end]).fetchone()
+        sums = dict(zip(QUALITY_KINDS, (_num(v) for v in r)))
+    else:
+        job_cols = columns(con, "marts", "fct_job_usage")
+        start, end = period.utc_bounds(tz)
+        where = "where list_contains(?::varchar[], contract_id) and start_at >= ? and start_at < ?"
+        if set(split) <= job_cols:
+            r = con.execute(f"select {', '.join(f'sum({c})' for c in split)} from marts.fct_job_usage {where}",
+                            [ids, start, end]).fetchone()
+            sums = dict(zip(QUALITY_KINDS, (_num(v) for v in r)))
+        elif "energy_quality" in job_cols:
+            for q, kwh in con.execute(
+                f"select coalesce(energy_quality, 'unknown'), sum(it_energy_kwh) from marts.fct_job_usage {where} "
+                "group by 1 order by 1", [ids, start, end]).fetchall():
+                sums[q] = _num(kwh)
+    total = sum(sums.values())
+    rows_out = [{"quality": L("energy_quality", q), "kwh": Q(v, "kwh", 0), "share": share(v, total)}
+                for q, v in sums.items() if v]
+    return {"available": bool(rows_out), "rows": rows_out}
 
 
 def month_label_sql(con) -> str:

@@ -147,6 +147,8 @@ def _group_label(lang: Lang, group: dict | None) -> str:
     if not group:
         return ""
     types = ", ".join(lang.label(t) for t in group["types"])
+    if group["suppressed"]:  # fewer than three partners: not even their number is given
+        return lang.s["t"]["small_group_label"].format(types=types)
     if group["merged_named"].value:
         return lang.s["t"]["merged_group_label"].format(
             n=group["partners"].value, c=group["confidential_partners"].value, types=types)
