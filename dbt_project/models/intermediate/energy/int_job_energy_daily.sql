@@ -1,0 +1,46 @@
+-- IT energy of each job per local day (var timezone), from its node-minute parts: measured,
+-- interpolated (samples held across bridged gaps) and estimated (busy time without samples),
+-- and the coverage: the share of the job's node-seconds that had samples.
+
+with
+
+job_node_minutes as (
+
+    select * from {{ ref('int_job_node_minute_energy') }}
+
+),
+
+daily as (
+
+    select
+        job_key,
+        day,
+        sum(measured_j) as measured_j,
+        sum(interpolated_j) as interpolated_j,
+        sum(estimated_j) as estimated_j,
+        sum(overlap_s) as node_seconds,
+        sum(covered_overlap_s) as covered_node_seconds,
+        bool_and(has_power_model) as has_power_model
+    from job_node_minutes
+    group by job_key, day
+
+),
+
+final as (
+
+    select
+        job_key || '|' || cast(day as varchar) as job_day_key,
+        job_key,
+        day,
+        (measured_j + interpolated_j + estimated_j) / 3600000 as it_energy_kwh,
+        measured_j / 3600000 as measured_kwh,
+        interpolated_j / 3600000 as interpolated_kwh,
+        estimated_j / 3600000 as estimated_kwh,
+        case when node_seconds > 0 then covered_node_seconds / node_seconds else 0 end as coverage,
+        node_seconds,
+        has_power_model
+    from daily
+
+)
+
+select * from final

@@ -1,0 +1,51 @@
+-- Energy of each node per local day from its samples, split into the part attributed to jobs
+-- and idle energy: idle = E(n,m) x (1 - occ(n,m)) summed over the day's minutes.
+
+with
+
+node_minutes as (
+
+    select * from {{ ref('int_node_minute_energy') }}
+
+),
+
+occupancy as (
+
+    select * from {{ ref('int_node_minute_occupancy') }}
+
+),
+
+attributed as (
+
+    select
+        node_minutes.node,
+        node_minutes.day,
+        node_minutes.energy_j,
+        node_minutes.energy_j * (1 - coalesce(occupancy.occupancy, 0)) as idle_j,
+        node_minutes.measured_j,
+        node_minutes.interpolated_j,
+        node_minutes.covered_s
+    from node_minutes
+    left join occupancy
+        on node_minutes.node = occupancy.node
+        and node_minutes.minute_at = occupancy.minute_at
+
+),
+
+final as (
+
+    select
+        node,
+        day,
+        sum(energy_j) / 3600000 as node_kwh,
+        sum(idle_j) / 3600000 as idle_kwh,
+        (sum(energy_j) - sum(idle_j)) / 3600000 as job_kwh,
+        sum(measured_j) / 3600000 as measured_kwh,
+        sum(interpolated_j) / 3600000 as interpolated_kwh,
+        sum(covered_s) as covered_s
+    from attributed
+    group by node, day
+
+)
+
+select * from final
