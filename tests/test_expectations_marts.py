@@ -126,7 +126,7 @@ def test_energy_daily_each_planted_defect_fails_its_expectation(warehouse):
         D3: {"energy_pue_present"},
     }
     assert examples(rows, "energy_avg_matches_it")[0]["avg_gap_pct"] == 60.0  # |8 x 24 - 120| / 120
-    assert examples(rows, "energy_pue_present") == [{"day": "2026-10-22T00:00:00", "grid_kwh": None, "it_kwh": None, "in_mart": False}]
+    assert examples(rows, "energy_pue_present") == [{"day": "2026-10-22", "grid_kwh": None, "it_kwh": None, "in_mart": False}]
 
 
 def test_energy_daily_uses_the_local_day_length_on_the_dst_change(warehouse):
@@ -159,8 +159,8 @@ def test_conservation_failures_land_on_the_day_they_concern(warehouse):
         ("conservation_gpu_hours", D1), ("conservation_jobs_started", D1), ("conservation_energy", D1),
         ("conservation_gpu_capacity", D1), ("conservation_jobs_raw_vs_mart", D2), ("conservation_core_hours", D2),
     }
-    assert examples(rows, "conservation_gpu_hours") == [{"day": "2026-10-20T00:00:00", "job_gpu_hours": 32.0, "daily_gpu_hours": 33.0}]
-    assert examples(rows, "conservation_jobs_raw_vs_mart") == [{"day": "2026-10-21T00:00:00", "raw_jobs_started": 2, "mart_jobs_started": 1}]
+    assert examples(rows, "conservation_gpu_hours") == [{"day": "2026-10-20", "job_gpu_hours": 32.0, "daily_gpu_hours": 33.0}]
+    assert examples(rows, "conservation_jobs_raw_vs_mart") == [{"day": "2026-10-21", "raw_jobs_started": 2, "mart_jobs_started": 1}]
     assert examples(rows, "conservation_gpu_capacity")[0]["gpu_hours_capacity"] == 24.0
     assert examples(rows, "conservation_core_hours")[0]["job_core_hours"] == 272.0
 

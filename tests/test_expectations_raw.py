@@ -112,7 +112,7 @@ def test_node_power_counts_a_node_without_samples_as_uncovered(warehouse):
     rows = check(warehouse, "raw.node_power", days=(D1, D2))
     assert failed(rows) == {"power_coverage"}
     assert [(r["period_start"], r["unexpected_count"]) for r in rows if not r["success"]] == [(D1, 1), (D2, 1)]
-    assert examples(rows, "power_coverage")[0] == {"node": "cpu01", "period_start": "2026-10-20T00:00:00",
+    assert examples(rows, "power_coverage")[0] == {"node": "cpu01", "period_start": "2026-10-20",
                                                     "coverage_pct": 0.0, "samples": 0}
 
 

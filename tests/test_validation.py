@@ -58,7 +58,7 @@ def test_results_are_stored_in_audit_and_rendered(settings, warehouse):
     assert [f[:10] + (json.loads(f[10]), f[11]) for f in failures] == [
         ("raw.node_power", "raw.node_power", "power_watts_within_node_max", "ExpectColumnPairValuesAToBeGreaterThanB",
          "critical", D1, D1, "2026-10-20", 1, "1 unexpected of 3 rows",
-         [{"node": "gpu002", "period_start": "2026-10-20T00:00:00", "max_watts": 12000.0, "max_w": 10500.0,
+         [{"node": "gpu002", "period_start": "2026-10-20", "max_watts": 12000.0, "max_w": 10500.0,
            "samples_over_max": 1}], False),
         ("raw.slurm_jobs", "raw.slurm_jobs", "jobs_account_covered", "ExpectColumnValuesToBeInSet",
          "warning", D2, D2, "2026-10-21", 1, "1 unexpected of 3 rows", [{"account": "ghost"}], False),

@@ -356,13 +356,13 @@ def _jsonable(value):
     if value is None:
         return None
     if hasattr(value, "isoformat"):
-        try:
-            import pandas as pd
+        import pandas as pd
 
-            if value is pd.NaT:
-                return None
-        except ImportError:  # pragma: no cover
-            pass
+        if value is pd.NaT:
+            return None
+        # DuckDB dates arrive as naive midnight timestamps (every real timestamp is UTC-aware)
+        if isinstance(value, pd.Timestamp) and value.tzinfo is None and value == value.normalize():
+            return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, float):
         if math.isnan(value):
@@ -788,9 +788,10 @@ def validate(
 ) -> DqRun:
     """Run the suites of a layer (both when ``layer`` is None) and record the run.
 
-    The window is the local days ``since..until`` (inclusive; an open end runs to the last day
-    holding data); without a window, the days touched by ingests that this layer has not
-    validated yet (batch ``ingest:<first>-<last>``). Tables that are not period-bound
+    The window is the local days ``since..until`` (inclusive; ``until`` alone is one day,
+    ``since`` alone runs to the last day holding data); without either, the days touched by
+    the ingests this layer has not validated yet (batch ``ingest:<first>-<last>``; the first
+    such run covers the whole history). Tables that are not period-bound
     (inventory, contracts) are validated whole every time. Findings never raise: they are
     stored in ``audit.dq_runs``/``audit.dq_results`` and rendered to
     ``<home>/dq/<run_id>.html`` and ``<home>/dq/latest.html``.
