@@ -205,3 +205,15 @@ def test_impact_kpis_each_planted_defect_fails_its_expectation(warehouse):
     assert all(e["period"] != "2026-09" for e in examples(rows, "kpi_nonnegative"))
     assert {r["batch"] for r in rows} == {"2026-10-01..2026-10-31", "2026-10-01..2026-12-31",
                                          "2026-01-01..2026-12-31", "2026-10-20..2026-10-21"}
+
+
+def test_conservation_leaves_out_job_energy_estimated_without_samples(warehouse):
+    """Jobs on D2 got 5 kWh more, estimated for time without samples: not node energy."""
+    with open_warehouse(warehouse) as con:
+        con.execute("update marts.fct_usage_daily set it_energy_kwh = it_energy_kwh + 5 where day = '2026-10-21'")
+    rows = check(warehouse, "marts.conservation", days=(D1, D2))
+    assert {(r["expectation"], r["period_start"]) for r in rows if not r["success"]} == {("conservation_energy", D2)}
+    with open_warehouse(warehouse) as con:
+        con.execute("alter table marts.fct_energy_daily add column job_estimated_kwh double")
+        con.execute("update marts.fct_energy_daily set job_estimated_kwh = case when day = '2026-10-21' then 5 else 0 end")
+    assert failed(check(warehouse, "marts.conservation", days=(D1, D2))) == set()

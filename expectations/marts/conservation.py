@@ -34,7 +34,8 @@ SEVERITY = {
         "critical", "Daily core-hours add up to the core-hours of the jobs running that day.",
     ),
     "conservation_energy": (
-        "critical", "Energy attributed to jobs plus idle energy equals the energy measured at the nodes.",
+        "critical",
+        "Energy attributed to jobs from node measurements plus idle energy equals the energy measured at the nodes.",
     ),
     "conservation_gpu_capacity": (
         "critical", "No day reports more GPU-hours than the installed GPUs can deliver.",
@@ -46,12 +47,20 @@ EXAMPLES = {
     "conservation_jobs_started": ["day", "mart_jobs_started", "daily_jobs_started"],
     "conservation_gpu_hours": ["day", "job_gpu_hours", "daily_gpu_hours"],
     "conservation_core_hours": ["day", "job_core_hours", "daily_core_hours"],
-    "conservation_energy": ["day", "daily_it_energy_kwh", "idle_node_kwh", "node_kwh"],
+    "conservation_energy": ["day", "daily_it_energy_kwh", "estimated_job_kwh", "idle_node_kwh", "node_kwh"],
     "conservation_gpu_capacity": ["day", "daily_gpu_hours", "gpu_hours_capacity"],
 }
 
 
 def load_frame(con, scope):
+    # Energy estimated for jobs without samples is attributed to jobs but is not node energy;
+    # the energy mart reports it apart (job_estimated_kwh) when it keeps it.
+    has_estimated = bool(con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'fct_energy_daily' and column_name = 'job_estimated_kwh'"
+    ).fetchall()[0][0])
+    estimated = "coalesce(e.job_estimated_kwh, 0)" if has_estimated else "0"
+
     def excess(a: str, b: str) -> str:
         return f"abs({a} - {b}) - ($abs_tol + $rel_tol * greatest(abs({a}), abs({b})))"
 
@@ -106,7 +115,7 @@ def load_frame(con, scope):
                coalesce(js.core_hours, 0) as job_core_hours,
                coalesce(da.core_hours, 0) as daily_core_hours,
                coalesce(da.it_energy_kwh, 0) as daily_it_energy_kwh,
-               e.idle_node_kwh, e.node_kwh,
+               e.idle_node_kwh, e.node_kwh, {estimated} as estimated_job_kwh,
                (select gpus from installed) * d.hours as gpu_hours_capacity
         from days d
         left join raw_started rs using (day)
@@ -120,7 +129,7 @@ def load_frame(con, scope):
            abs(daily_jobs_started - mart_jobs_started) as jobs_daily_gap,
            {excess('job_gpu_hours', 'daily_gpu_hours')} as gpu_hours_excess,
            {excess('job_core_hours', 'daily_core_hours')} as core_hours_excess,
-           {excess('daily_it_energy_kwh + idle_node_kwh', 'node_kwh')} as energy_excess,
+           {excess('daily_it_energy_kwh - estimated_job_kwh + idle_node_kwh', 'node_kwh')} as energy_excess,
            daily_gpu_hours - gpu_hours_capacity - ($abs_tol + $rel_tol * gpu_hours_capacity) as capacity_excess
     from f
     order by f.day
