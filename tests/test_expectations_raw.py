@@ -116,6 +116,18 @@ def test_node_power_counts_a_node_without_samples_as_uncovered(warehouse):
                                                     "coverage_pct": 0.0, "samples": 0}
 
 
+def test_node_power_coverage_is_judged_up_to_the_latest_sample_delivered(warehouse):
+    """Samples end at D2 12:00Z for all nodes (the rest of the day is not delivered yet); cpu01
+    stopped at 08:00Z. Judged span: 22:00Z..11:59Z = 50,340 s; cpu01 covers 10 h = 36,000 s."""
+    with open_warehouse(warehouse) as con:
+        con.execute("delete from raw.node_power where sample_at >= '2026-10-21 12:00:00+00'")
+        con.execute("delete from raw.node_power where node = 'cpu01' and sample_at >= '2026-10-21 08:00:00+00'")
+    rows = check(warehouse, "raw.node_power", days=(D1, D2))
+    assert {(r["expectation"], r["period_start"]) for r in rows if not r["success"]} == {("power_coverage", D2)}
+    assert [(e["node"], e["coverage_pct"]) for e in examples(rows, "power_coverage")] == [
+        ("cpu01", round(100 * 36000 / 50340, 3))]
+
+
 def test_meter_readings_each_planted_defect_fails_its_expectation(warehouse):
     with open_warehouse(warehouse) as con:
         def reading(meter, at, kwh, received="2026-10-22 01:00:00+00"):

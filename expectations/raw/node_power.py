@@ -5,6 +5,8 @@ the batch is aggregated in DuckDB, one local day at a time, to one row per node 
 nodes of the latest inventory (a node without samples has coverage 0) and every node that
 sent samples. Coverage follows the accounting rule: a sample holds until the next one, for at
 most five sampling intervals (the node's median gap that day); the last sample holds one interval.
+Coverage is judged up to the latest sample delivered so far (the trailing, not yet delivered
+part of the last day is not a gap).
 """
 
 from __future__ import annotations
@@ -80,8 +82,8 @@ agg as (
            count(distinct sample_at) filter (where gap_s = 0 and next_watts is distinct from watts) as conflicting_instants,
            count(*) filter (where epoch(sample_at) - epoch(received_at) > $tolerance) as samples_after_delivery,
            max(epoch(sample_at) - epoch(received_at)) as max_ahead_s,
-           sum(least(coalesce(gap_s, iv.interval_s), $hold * iv.interval_s,
-                     epoch($day_end) - epoch(sample_at))) as covered_s
+           sum(greatest(least(coalesce(gap_s, iv.interval_s), $hold * iv.interval_s,
+                              epoch($judged_end) - epoch(sample_at)), 0)) as covered_s
     from d join iv using (node)
     group by d.node
 )
@@ -99,8 +101,8 @@ select
     coalesce(agg.conflicting_instants, 0) as conflicting_instants,
     coalesce(agg.samples_after_delivery, 0) as samples_after_delivery,
     agg.max_ahead_s,
-    case when inv.node is not null
-         then round(100.0 * coalesce(agg.covered_s, 0) / (epoch($day_end) - epoch($day_start)), 3) end
+    case when inv.node is not null and $judged_end > $day_start
+         then round(100.0 * coalesce(agg.covered_s, 0) / (epoch($judged_end) - epoch($day_start)), 3) end
         as coverage_pct
 from agg full outer join inv on agg.node = inv.node
 order by node
@@ -108,14 +110,20 @@ order by node
 
 
 def load_frame(con, scope):
+    # Coverage is judged up to the latest sample delivered so far: the part of a day that no
+    # power file has reached yet is not a gap (a day inside the history without samples is).
+    horizon = con.execute(
+        "select max(sample_at) from raw.node_power where sample_at >= ?", [scope.utc_start]
+    ).fetchall()[0][0]
     frames = []
     for day in sorted(scope.days):
         start, end = scope.day_bounds(day)
+        judged_end = start if horizon is None else min(end, max(horizon, start))
         frames.append(
             con.execute(
                 _DAY_SQL,
                 {
-                    "day": day, "day_start": start, "day_end": end,
+                    "day": day, "day_start": start, "day_end": end, "judged_end": judged_end,
                     "tolerance": scope.future_tolerance_s, "hold": MAX_HOLD_INTERVALS,
                 },
             ).df()
