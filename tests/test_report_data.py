@@ -436,3 +436,11 @@ def test_energy_quality_from_job_labels(con, settings):
     got = {r["quality"].key: r["kwh"].value for r in q["rows"]}
     # j06 (16 GPU-h) interpolated, j09 (20 GPU-h) estimated, the rest measured; 0.7 kWh per GPU-hour
     assert got == pytest.approx({"measured": (64 + 40 + 80) * 0.7, "interpolated": 16 * 0.7, "estimated": 20 * 0.7})
+
+
+def test_suppressed_figures_keep_no_value_in_stored_form():
+    from kirz.reporting.model import Figure, L
+
+    f = Figure("scope.active_users", L("kpi", "active_users"), count_q(2))
+    assert f.to_json()["value"] is None and f.to_json()["suppressed"] is True
+    assert Figure.from_json(f.key, f.to_json()).value.canonical() == count_q(1).canonical()

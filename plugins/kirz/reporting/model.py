@@ -156,7 +156,7 @@ class Figure:
         return {
             "label": [self.label.group, self.label.key],
             "context": self.context,
-            "value": None if self.value.missing else float(self.value.value),
+            "value": None if self.value.missing or self.value.suppressed else float(self.value.value),
             "unit": self.value.unit,
             "decimals": self.value.decimals,
             "suppressed": self.value.suppressed,
