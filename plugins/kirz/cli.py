@@ -101,6 +101,129 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _parse_day(text: Optional[str]):
+    return date.fromisoformat(text) if text else None
+
+
+@app.command()
+def transform(
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild incremental models from scratch."),
+    select: Optional[str] = typer.Option(None, "--select", help="dbt selection (default: everything)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Build the warehouse with dbt (seeds, models, snapshots, tests) and print a summary."""
+    from kirz.pipeline import print_transform_result
+    from kirz.transform import transform as run
+
+    settings = _settings(home)
+    with console.status("dbt build ...", spinner="dots") if _progress_enabled(settings) else _null():
+        result = run(settings, full_refresh=full_refresh, select=select)
+    print_transform_result(result, console)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    layer: Optional[str] = typer.Option(None, "--layer", help="raw or marts (default: both)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First local day (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last local day (YYYY-MM-DD)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Run the Great Expectations suites and record the results in audit.dq_*."""
+    from kirz.pipeline import print_dq_run
+    from kirz.validation import validate as run
+
+    settings = _settings(home)
+    if layer not in (None, "raw", "marts"):
+        err.print(f"[red]error:[/red] --layer must be raw or marts, not {layer!r}")
+        raise typer.Exit(2)
+    result = run(settings, layer=layer, since=_parse_day(since), until=_parse_day(until))
+    print_dq_run(result, console)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+dq_app = typer.Typer(help="Data-quality results: acknowledge known failures.", no_args_is_help=True)
+app.add_typer(dq_app, name="dq")
+
+
+@dq_app.command("accept")
+def dq_accept(
+    suite: str = typer.Argument(..., help="Suite, e.g. raw.node_power."),
+    expectation: str = typer.Argument(..., help="Expectation id, e.g. power_watts_within_node_range."),
+    since: str = typer.Option(..., "--since", "--from", help="First local day the acceptance covers."),
+    until: str = typer.Option(..., "--until", "--to", help="Last local day the acceptance covers."),
+    reason: str = typer.Option(..., "--reason", help="Why the failure is known and acceptable."),
+    by: str = typer.Option(..., "--by", help="Who accepts it (name or role)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Acknowledge a known data-quality failure for a period, with a reason (recorded and reported)."""
+    from kirz.validation import accept
+
+    settings = _settings(home)
+    try:
+        accept(settings, suite, expectation, _parse_day(since), _parse_day(until), reason, by)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    console.print(f"accepted {suite} / {expectation} for {since}..{until}: {reason}")
+
+
+@app.command()
+def report(
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM, YYYY-Qn or YYYY (default: the latest complete one per kind)."),
+    recipient: Optional[str] = typer.Option(None, "--recipient", help="One recipient id."),
+    all_recipients: bool = typer.Option(False, "--all", help="Every recipient."),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", help="funder_impact, partner_statement or energy_annual."),
+    lang: Optional[list[str]] = typer.Option(None, "--lang", help="de or en."),
+    deliver: bool = typer.Option(False, "--deliver", help="Deliver to the outbox (and by e-mail where configured)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Warehouse file to read (default: the published snapshot)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Render reports (HTML, PDF, CSV) for funders, partners and the energy regulator."""
+    from kirz.pipeline import print_report_outputs
+    from kirz.reporting.service import ReportError, report as run
+
+    settings = _settings(home)
+    if not recipient and not all_recipients:
+        err.print("[red]error:[/red] name a --recipient or use --all")
+        raise typer.Exit(2)
+    try:
+        outputs = run(settings, recipient=recipient, all_recipients=all_recipients, period=period,
+                      kinds=kind or None, langs=lang or None, deliver=deliver, db=db)
+    except ReportError as exc:
+        print_report_outputs(exc.outputs, console)
+        for f in exc.failures:
+            err.print(f"[red]failed:[/red] {f}")
+        raise typer.Exit(1)
+    except (ValueError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    print_report_outputs(outputs, console)
+
+
+@app.command()
+def publish(
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Name of the snapshot (default: a UTC time stamp)."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Publish the analysts' read-only snapshot (atomic swap) and the monthly Parquet marts."""
+    from kirz.publish import publish_snapshot
+
+    settings = _settings(home)
+    pub = publish_snapshot(settings, run_id=run_id)
+    console.print(f"published {pub.tables} tables: {pub.latest} -> {pub.snapshot.name}")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 @app.command()
 def demo(
     home: Optional[Path] = HomeOpt,

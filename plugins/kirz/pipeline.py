@@ -81,9 +81,54 @@ def quarantine_summary(con) -> list[tuple[str, str, int]]:
     ).fetchall()
 
 
+DEMO_PERIODS = {"month": "2026-10", "quarter": "2026-Q4", "year": "2026"}
+
+
+def print_transform_result(result, console: Console) -> None:
+    table = Table(title=f"dbt build ({result.elapsed_s:.1f} s)")
+    table.add_column("resource")
+    for col in ("pass", "warn", "error", "skip"):
+        table.add_column(col, justify="right")
+    for rtype, counts in sorted(result.counts.items()):
+        table.add_row(rtype, *(str(counts.get(k, 0)) for k in ("pass", "warn", "error", "skip")))
+    console.print(table)
+    colour = "green" if result.ok else "red"
+    console.print(f"[{colour}]{result.message}[/{colour}]")
+
+
+def print_dq_run(run, console: Console) -> None:
+    parts = run.parts or [run]
+    table = Table(title="data quality")
+    for col in ("layer", "batch", "passed", "warnings", "critical", "status"):
+        table.add_column(col, justify="right" if col in ("passed", "warnings", "critical") else "left")
+    for part in parts:
+        table.add_row(part.layer, part.batch, str(part.passed), str(part.warnings), str(part.critical), part.status)
+    console.print(table)
+    for part in parts:
+        for r in part.results:
+            if not r.get("success"):
+                mark = "[red]critical[/red]" if r["severity"] == "critical" else "[yellow]warning[/yellow]"
+                console.print(f"  {mark} {r['suite']} / {r['expectation']}: {r['meaning']} (observed {r.get('observed_value')})")
+        if part.html_path:
+            console.print(f"  page: {part.html_path}")
+
+
+def print_report_outputs(outputs, console: Console) -> None:
+    table = Table(title="reports")
+    for col in ("recipient", "kind", "period", "lang", "version", "new", "pdf"):
+        table.add_column(col)
+    for o in outputs:
+        table.add_row(o.recipient, o.kind, o.period, o.lang, f"v{o.version}", "yes" if o.new else "no", str(o.pdf))
+    console.print(table)
+
+
 def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s: int = 30, console: Console | None = None) -> dict:
-    """Synthesize the demo centre into landing, ingest it, print a summary."""
+    """The whole pipeline on the synthetic centre: synth, ingest, validate, transform, publish, report."""
+    from kirz.publish import publish_snapshot
+    from kirz.reporting.service import ReportError, report
     from kirz.synth import synthesize
+    from kirz.transform import headline_kpis, transform
+    from kirz.validation import gate, validate
 
     console = console or Console()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -97,9 +142,7 @@ def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s:
     console.print("2. ingesting the landing folders")
     statuses: Counter = Counter()
     run = ingest_landing(settings, on_file=lambda r: statuses.update([r.status]))
-    console.print(
-        "   files: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-    )
+    console.print("   files: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     with open_warehouse(settings.warehouse_path) as con:
         counts = raw_counts(con)
         quarantined = quarantine_summary(con)
@@ -119,8 +162,79 @@ def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s:
         console.print(q)
     for r in run.rejected:
         console.print(f"[red]rejected[/red] {r.message}")
-    console.print(f"warehouse: {settings.warehouse_path.resolve()}")
-    return {"manifest": manifest, "counts": counts, "run": run}
+
+    console.print("3. validating the raw layer")
+    print_dq_run(validate(settings, layer="raw"), console)
+
+    console.print("4. transforming (dbt build)")
+    result = transform(settings)
+    print_transform_result(result, console)
+    if not result.ok:
+        raise RuntimeError(f"dbt build failed: {result.message}")
+
+    console.print("5. validating the marts")
+    print_dq_run(validate(settings, layer="marts"), console)
+
+    with open_warehouse(settings.warehouse_path) as con:
+        span = con.execute("select min(day), max(day) from marts.fct_usage_daily").fetchall()[0]
+        decision = gate(con, span[0], span[1])
+        kpis = {
+            area: {k["kpi"]: k for k in _area_kpis(con, DEMO_PERIODS["month"], area)}
+            for area in ("methods_research", "cooperation", "education", "operations", "unassigned")
+        }
+    _print_kpis(kpis, console)
+    console.print(f"6. gate for {span[0]}..{span[1]}: " + ("[green]open[/green]" if decision.ok else f"[red]blocked[/red]: {decision.message}"))
+    outputs = []
+    if decision.ok:
+        pub = publish_snapshot(settings)
+        console.print(f"   published snapshot: {pub.latest} ({pub.tables} tables); Parquet marts: {pub.parquet_dir}")
+        console.print("7. rendering the demo period's reports")
+        for period in DEMO_PERIODS.values():
+            try:
+                outputs += report(settings, all_recipients=True, period=period, deliver=True)
+            except ReportError as exc:
+                outputs += exc.outputs
+                for f in exc.failures:
+                    console.print(f"[red]report failed:[/red] {f}")
+        print_report_outputs([o for o in outputs if o.recipient in _demo_showcase(outputs)], console)
+    console.rule("[bold]where things are")
+    console.print(f"warehouse (live):     {settings.warehouse_path.resolve()}")
+    console.print(f"snapshot (analysts):  {(settings.published_dir / 'latest.duckdb').resolve()}   try: kirz query \"select * from marts.fct_impact_kpis limit 5\"")
+    console.print(f"reports:              {settings.reports_dir.resolve()}  ({len(outputs)} report files sets)")
+    console.print(f"outbox:               {(settings.home / 'outbox').resolve()}")
+    console.print(f"data-quality page:    {(settings.home / 'dq' / 'latest.html').resolve()}")
+    return {"manifest": manifest, "counts": counts, "run": run, "kpis": kpis, "outputs": outputs, "gate": decision}
+
+
+def _area_kpis(con, period: str, area: str) -> list[dict]:
+    rows = con.execute(
+        "select kpi, value, unit from marts.fct_impact_kpis where period_type = 'month' and period = ? and usage_area = ?",
+        [period, area],
+    ).fetchall()
+    return [{"kpi": k, "value": v, "unit": u} for k, v, u in rows]
+
+
+HEADLINE = ("gpu_hours", "cpu_core_hours", "jobs", "active_users", "active_partners", "it_energy_kwh",
+            "facility_energy_kwh", "co2e_location_kg", "cost_eur", "subsidy_eur")
+
+
+def _print_kpis(kpis: dict, console: Console) -> None:
+    present = [k for k in HEADLINE if any(k in v for v in kpis.values())]
+    table = Table(title=f"headline KPIs per usage area, {DEMO_PERIODS['month']}")
+    table.add_column("kpi")
+    for area in kpis:
+        table.add_column(area, justify="right")
+    for k in present:
+        unit = next((v[k]["unit"] for v in kpis.values() if k in v), "")
+        table.add_row(f"{k} [{unit}]", *(f"{v[k]['value']:,.1f}" if k in v and v[k]["value"] is not None else "-" for v in kpis.values()))
+    console.print(table)
+
+
+def _demo_showcase(outputs) -> set[str]:
+    """The recipients whose reports the demo lists (funders and the regulator, plus one partner)."""
+    names = {o.recipient for o in outputs if o.kind != "partner_statement"}
+    partners = sorted({o.recipient for o in outputs if o.kind == "partner_statement"})
+    return names | set(partners[:1])
 
 
 # ---------------------------------------------------------------------------------------------
