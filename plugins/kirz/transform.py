@@ -41,16 +41,17 @@ HEADLINE_KPIS = (
     "active_users",
     "active_partners",
     "new_partners",
-    "gpu_hours_share_revier",
-    "gpu_hours_share_companies",
+    "revier_gpu_hour_share_pct",
+    "company_gpu_hour_share_pct",
     "compute_value_eur",
     "subsidy_eur",
     "it_energy_kwh",
     "facility_energy_kwh",
     "pue",
-    "renewable_share",
-    "co2e_kg",
-    "gpu_utilisation",
+    "renewable_share_pct",
+    "co2e_location_kg",
+    "co2e_market_kg",
+    "gpu_utilization_pct",
 )
 
 _env_lock = threading.Lock()
