@@ -3,8 +3,9 @@
 Batch: the KPI rows whose period overlaps the validated days; outcomes are kept per KPI
 period. Periods are read as '2026-10' (month), '2026-Q4' (quarter) and '2026' (year); a
 period given as its first day ('2026-10-01') is accepted too. Value ranges follow the KPI:
-shares, utilisation and anything in '%' lie in 0..100, PUE in 1.0..2.5, ERF in 0..1, and no
-KPI is negative.
+shares and utilisation (names containing 'share' or 'utili') lie in 0..100 %, PUE in 1.0..2.5,
+ERF in 0..1, and no KPI is negative. Other percentages may pass 100 (a de-minimis ceiling
+used beyond its limit, a peak above the design load): those are findings for the report.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ TABLE = "marts.fct_impact_kpis"
 GRAIN = "period"
 REQUIRES = ("marts.fct_impact_kpis",)
 PERIOD_TYPES = ("month", "quarter", "year")
+# Ratios computed in floating point land a hair beyond their bounds (100.00000000000001 %).
+EPS = 1e-9
 USAGE_AREAS = ("methods_research", "cooperation", "education", "operations", "unassigned", "all", "total")
 
 SEVERITY = {
@@ -79,9 +82,7 @@ def load_frame(con, scope):
             s.ps is not null and s.pe is not null as period_ok,
             s.period_type || '|' || s.p || '|' || coalesce(s.usage_area, '') || '|' || s.kpi as row_key,
             coalesce(s.usage_area, 'all') as usage_area_or_all,
-            case when s.u in ('%', 'pct', 'percent') or s.k_lower like '%share%' or s.k_lower like '%utili%'
-                      or s.k_lower like '%\\_pct' escape '\\'
-                 then s.value end as percent_value,
+            case when s.k_lower like '%share%' or s.k_lower like '%utili%' then s.value end as percent_value,
             case when s.k_lower = 'pue' or s.k_lower like 'pue\\_%' escape '\\' then s.value end as pue_value,
             case when s.k_lower = 'erf' or s.k_lower like 'erf\\_%' escape '\\' then s.value end as erf_value
         from spans s
@@ -100,10 +101,10 @@ def build_suite():
         ("kpi_period_type_known", E.ExpectColumnValuesToBeInSet(column="period_type", value_set=list(PERIOD_TYPES))),
         ("kpi_period_format", E.ExpectColumnValuesToBeInSet(column="period_ok", value_set=[True])),
         ("kpi_key_unique", E.ExpectColumnValuesToBeUnique(column="row_key")),
-        ("kpi_nonnegative", E.ExpectColumnValuesToBeBetween(column="value", min_value=0)),
-        ("kpi_shares_within_0_100", E.ExpectColumnValuesToBeBetween(column="percent_value", min_value=0, max_value=100)),
-        ("kpi_pue_range", E.ExpectColumnValuesToBeBetween(column="pue_value", min_value=1.0, max_value=2.5)),
-        ("kpi_erf_range", E.ExpectColumnValuesToBeBetween(column="erf_value", min_value=0, max_value=1)),
+        ("kpi_nonnegative", E.ExpectColumnValuesToBeBetween(column="value", min_value=-EPS)),
+        ("kpi_shares_within_0_100", E.ExpectColumnValuesToBeBetween(column="percent_value", min_value=-EPS, max_value=100 + EPS)),
+        ("kpi_pue_range", E.ExpectColumnValuesToBeBetween(column="pue_value", min_value=1.0 - EPS, max_value=2.5 + EPS)),
+        ("kpi_erf_range", E.ExpectColumnValuesToBeBetween(column="erf_value", min_value=-EPS, max_value=1 + EPS)),
         ("kpi_value_present", E.ExpectColumnValuesToNotBeNull(column="value")),
         ("kpi_area_known", E.ExpectColumnValuesToBeInSet(column="usage_area_or_all", value_set=list(USAGE_AREAS))),
     ])
