@@ -217,3 +217,17 @@ def test_conservation_leaves_out_job_energy_estimated_without_samples(warehouse)
         con.execute("alter table marts.fct_energy_daily add column job_estimated_kwh double")
         con.execute("update marts.fct_energy_daily set job_estimated_kwh = case when day = '2026-10-21' then 5 else 0 end")
     assert failed(check(warehouse, "marts.conservation", days=(D1, D2))) == set()
+
+
+def test_impact_kpis_percentages_that_may_pass_100_are_not_errors(warehouse):
+    """A de-minimis ceiling used at 130 % or a peak at 104 % of design load are findings, not bad data."""
+    with open_warehouse(warehouse) as con:
+        con.execute(
+            """
+            insert into marts.fct_impact_kpis values
+            ('year', '2026', 'all', 'deminimis_max_ceiling_pct', 130, '%'),
+            ('month', '2026-10', 'all', 'peak_it_load_design_pct', 104, '%'),
+            ('month', '2026-10', 'all', 'company_gpu_hour_share_pct', 100.00000000000001, '%')
+            """
+        )
+    assert failed(check(warehouse, "marts.fct_impact_kpis", days=(D1, D2))) == set()
