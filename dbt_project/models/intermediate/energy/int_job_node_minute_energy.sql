@@ -8,8 +8,9 @@
 --
 -- Estimated energy covers the busy time the samples miss: occupied seconds x (1 - covered
 -- seconds / 60) at idle_w + (max_w - idle_w) x allocated share x 0.8 (load factor), split by
--- the same shares. The allocated share is the busy-time average of the allocated GPUs (CPUs)
--- over the node's GPUs (CPUs), at most 1. Nodes missing from the inventory get no estimate.
+-- the same shares. The allocated share is the busy-time average of the allocated GPUs over
+-- the node's GPUs (CPUs over CPUs where the weights fall back to CPUs), at most 1, and 1 when
+-- nothing is known. Nodes missing from the inventory get no estimate.
 
 {%- set load_factor = var('energy_estimate_load_factor', 0.8) %}
 
@@ -106,7 +107,7 @@ shared as (
         case
             when job_minutes.weight_unit = 'gpu' and minute_weights.gpu_weight > 0 and inventory.gpus > 0
                 then least(1, minute_weights.gpu_weight / (inventory.gpus * occupancy.occupied_s))
-            when job_minutes.weight_unit = 'cpu' and minute_weights.cpu_weight > 0 and inventory.cpus > 0
+            when minute_weights.cpu_weight > 0 and inventory.cpus > 0
                 then least(1, minute_weights.cpu_weight / (inventory.cpus * occupancy.occupied_s))
             else 1
         end as allocated_share,
