@@ -11,8 +11,6 @@ part of the last day is not a gap).
 
 from __future__ import annotations
 
-import pandas as pd
-
 from kirz.validation import make_suite
 
 SUITE = "raw.node_power"
@@ -110,6 +108,8 @@ order by node
 
 
 def load_frame(con, scope):
+    import pandas as pd
+
     # Coverage is judged up to the latest sample delivered so far: the part of a day that no
     # power file has reached yet is not a gap (a day inside the history without samples is).
     horizon = con.execute(
