@@ -216,6 +216,31 @@ def publish(
     console.print(f"published {pub.tables} tables: {pub.latest} -> {pub.snapshot.name}")
 
 
+@app.command()
+def docs(
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the site on localhost after generating it."),
+    port: int = typer.Option(8580, help="Port on 127.0.0.1."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Generate dbt's documentation site (marts, columns, lineage) and serve it on localhost."""
+    from kirz.docs import generate_docs, serve as start
+
+    settings = _settings(home)
+    try:
+        index = generate_docs(settings)
+    except RuntimeError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    console.print(f"docs: {index}")
+    if serve:
+        server, thread = start(index.parent, port=port)
+        console.print(f"serving on http://127.0.0.1:{port}/  (Ctrl-C to stop)")
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            server.shutdown()
+
+
 class _null:
     def __enter__(self):
         return self
