@@ -54,16 +54,30 @@ with inv as (
     where ingest_id = (select max(ingest_id) from raw.inventory_nodes)
     group by node
 ),
-g as (
-    select node, sample_at, watts, received_at,
-           epoch(lead(sample_at) over w) - epoch(sample_at) as gap_s,
-           lead(watts) over w as next_watts
+p as (
+    select node, epoch_us(sample_at) as us, watts, epoch_us(received_at) as received_us
     from raw.node_power
     where sample_at >= $day_start and sample_at < $day_end + interval 1 hour
-    window w as (partition by node order by sample_at, watts)
+),
+g as (
+    select node, us, watts, received_us,
+           (lead(us) over (partition by node order by us) - us) / 1e6 as gap_s
+    from p
 ),
 d as (
-    select * from g where sample_at < $day_end
+    select * from g where us < $day_end_us
+),
+dups as (
+    select distinct node, us from d where gap_s = 0
+),
+conflicts as (
+    select node, count(*) as conflicting_instants
+    from (
+        select p.node, p.us from p join dups using (node, us)
+        group by p.node, p.us
+        having count(distinct p.watts) > 1
+    )
+    group by node
 ),
 iv as (
     select d.node, coalesce(median(gap_s) filter (where gap_s > 0), 0) as interval_s, any_value(inv.max_w) as max_w
@@ -77,11 +91,10 @@ agg as (
            min(watts) filter (where isfinite(watts)) as min_watts,
            max(watts) filter (where isfinite(watts)) as max_watts,
            count(*) filter (where watts > iv.max_w) as samples_over_max,
-           count(distinct sample_at) filter (where gap_s = 0 and next_watts is distinct from watts) as conflicting_instants,
-           count(*) filter (where epoch(sample_at) - epoch(received_at) > $tolerance) as samples_after_delivery,
-           max(epoch(sample_at) - epoch(received_at)) as max_ahead_s,
+           count(*) filter (where (us - received_us) / 1e6 > $tolerance) as samples_after_delivery,
+           max((us - received_us) / 1e6) as max_ahead_s,
            sum(greatest(least(coalesce(gap_s, iv.interval_s), $hold * iv.interval_s,
-                              epoch($judged_end) - epoch(sample_at)), 0)) as covered_s
+                              ($judged_end_us - us) / 1e6), 0)) as covered_s
     from d join iv using (node)
     group by d.node
 )
@@ -96,15 +109,21 @@ select
     agg.max_watts,
     inv.max_w,
     coalesce(agg.samples_over_max, 0) as samples_over_max,
-    coalesce(agg.conflicting_instants, 0) as conflicting_instants,
+    coalesce(conflicts.conflicting_instants, 0) as conflicting_instants,
     coalesce(agg.samples_after_delivery, 0) as samples_after_delivery,
     agg.max_ahead_s,
-    case when inv.node is not null and $judged_end > $day_start
-         then round(100.0 * coalesce(agg.covered_s, 0) / (epoch($judged_end) - epoch($day_start)), 3) end
+    case when inv.node is not null and $judged_end_us > $day_start_us
+         then round(100.0 * coalesce(agg.covered_s, 0) / (($judged_end_us - $day_start_us) / 1e6), 3) end
         as coverage_pct
-from agg full outer join inv on agg.node = inv.node
+from agg
+full outer join inv on agg.node = inv.node
+left join conflicts on conflicts.node = coalesce(agg.node, inv.node)
 order by node
 """
+
+
+def _us(t) -> int:
+    return int(t.timestamp() * 1_000_000)
 
 
 def load_frame(con, scope):
@@ -123,7 +142,8 @@ def load_frame(con, scope):
             con.execute(
                 _DAY_SQL,
                 {
-                    "day": day, "day_start": start, "day_end": end, "judged_end": judged_end,
+                    "day": day, "day_start": start, "day_end": end, "day_start_us": _us(start),
+                    "day_end_us": _us(end), "judged_end_us": _us(judged_end),
                     "tolerance": scope.future_tolerance_s, "hold": MAX_HOLD_INTERVALS,
                 },
             ).df()
