@@ -227,3 +227,44 @@ def test_both_layers_in_one_call(settings, warehouse):
     assert run.parts[0].run_id in page and run.parts[1].run_id in page
     with open_warehouse(warehouse) as con:
         assert gate(con, D1, D2).ok
+
+
+TOY_SUITE = '''
+from kirz.validation import make_suite
+
+SUITE = "raw.toy"
+TABLE = "raw.inventory_facility"
+GRAIN = None
+SEVERITY = {
+    "toy_area_present": ("critical", "The facility's floor area is recorded in the inventory."),
+    "toy_missing_column": ("critical", "A column the batch does not have is checked all the same."),
+}
+EXAMPLES = {}
+
+
+def load_frame(con, scope):
+    return con.execute("select floor_area_m2 from raw.inventory_facility").df()
+
+
+def build_suite():
+    import great_expectations as gx
+
+    E = gx.expectations
+    return make_suite(SUITE, SEVERITY, EXAMPLES, [
+        ("toy_area_present", E.ExpectColumnValuesToNotBeNull(column="floor_area_m2")),
+        ("toy_missing_column", E.ExpectColumnValuesToNotBeNull(column="nope")),
+    ])
+'''
+
+
+def test_an_expectation_gx_cannot_evaluate_fails_with_its_error_and_the_rest_still_runs(settings, warehouse, tmp_path, monkeypatch):
+    folder = tmp_path / "expectations" / "raw"
+    folder.mkdir(parents=True)
+    (folder / "toy.py").write_text(TOY_SUITE)
+    monkeypatch.setenv("KIRZ_EXPECTATIONS_DIR", str(tmp_path / "expectations"))
+    run = validate(settings, layer="raw", since=D1, until=D1)
+    assert [(r["suite"], r["expectation"], r["success"], r["observed_value"]) for r in run.results] == [
+        ("raw.toy", "toy_area_present", True, "0 unexpected of 1 rows"),
+        ("raw.toy", "toy_missing_column", False, 'error: Error: The column "nope" in BatchData does not exist.'),
+    ]
+    assert run.suites == 1 and run.status == "failed"

@@ -413,6 +413,22 @@ def _observed(result: dict) -> str | None:
     return json.dumps(details, default=str) if details else None
 
 
+def _exception_message(info) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, if any.
+
+    GX reports either one ``{raised_exception, exception_message, ...}`` dict or one such dict
+    per metric.
+    """
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return str(info.get("exception_message") or "exception") if info.get("raised_exception") else None
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message") or "exception")
+    return None
+
+
 def _periods_of(frame) -> list:
     """(period_start, period_end) of each row of a period-bound frame, as dates."""
     import pandas as pd
@@ -459,7 +475,7 @@ def batch_label(ps: date | None, pe: date | None, default: str) -> str:
 
 
 def _suite_expectations(mod) -> list[tuple[str, str]]:
-    """(id, GX class name) of each expectation, without importing GX when avoidable."""
+    """(id, GX class name) of each expectation of a suite module."""
     suite = _suite_for(mod)
     return [(e.meta["id"], type(e).__name__) for e in suite.expectations]
 
@@ -512,9 +528,9 @@ def run_suite(con, mod: ModuleType, scope: FrameScope, batch: str = "") -> list[
         if er is None:
             out += [_row(mod, eid, exp_type, sev, meaning, False, "not evaluated by GX", None, [], batch_label(ps, pe, batch), ps, pe) for ps, pe in periods]
             continue
-        info = er.exception_info or {}
-        if info.get("raised_exception"):
-            msg = f"error: {info.get('exception_message')}"
+        error = _exception_message(er.exception_info)
+        if error is not None:
+            msg = " ".join(f"error: {error}".split())[:400]
             out += [_row(mod, eid, exp_type, sev, meaning, False, msg, None, [], batch_label(ps, pe, batch), ps, pe) for ps, pe in periods]
             continue
         res = er.result or {}
