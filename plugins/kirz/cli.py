@@ -260,7 +260,11 @@ def demo(
     from kirz.pipeline import run_demo
 
     settings = _settings(home)
-    run_demo(settings, nodes=nodes, days=days, interval_s=interval_s, console=console)
+    try:
+        run_demo(settings, nodes=nodes, days=days, interval_s=interval_s, console=console)
+    except RuntimeError as exc:
+        err.print(f"[red]demo stopped:[/red] {exc}")
+        raise typer.Exit(1)
 
 
 @app.command()

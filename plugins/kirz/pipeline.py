@@ -167,10 +167,11 @@ def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s:
     print_dq_run(validate(settings, layer="raw"), console)
 
     console.print("4. transforming (dbt build)")
-    result = transform(settings)
+    with console.status("dbt build ..."):
+        result = transform(settings)
     print_transform_result(result, console)
     if not result.ok:
-        raise RuntimeError(f"dbt build failed: {result.message}")
+        raise RuntimeError(result.message)
 
     console.print("5. validating the marts")
     print_dq_run(validate(settings, layer="marts"), console)
@@ -191,7 +192,8 @@ def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s:
         console.print("7. rendering the demo period's reports")
         for period in DEMO_PERIODS.values():
             try:
-                outputs += report(settings, all_recipients=True, period=period, deliver=True)
+                with console.status(f"rendering {period} ..."):
+                    outputs += report(settings, all_recipients=True, period=period, deliver=True)
             except ReportError as exc:
                 outputs += exc.outputs
                 for f in exc.failures:

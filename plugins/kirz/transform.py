@@ -173,6 +173,8 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtRun:
         "--target-path", str(paths["target"]),
         "--log-path", str(paths["logs"]),
     ]
+    if not os.environ.get("KIRZ_DBT_VERBOSE"):
+        full_args.append("--quiet")  # dbt's full log still goes to <home>/dbt/logs/dbt.log
     started = time.perf_counter()
     with _dbt_environment(settings):
         try:
