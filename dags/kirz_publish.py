@@ -2,9 +2,10 @@
 
 Scheduled on the marts asset (the transform DAG's validated rebuild). Order matters:
 
-1. ``gate``: the latest validation of every suite must have no critical failure that is not
-   accepted; otherwise the run fails here, with the gate's reason, and nothing is published
-   (no retries: the answer would be the same).
+1. ``gate``: over every local day the marts hold, the latest result of each expectation must
+   have no critical failure that is not accepted; otherwise the run fails here, with the
+   gate's reason, and nothing is published (no retries: the answer would be the same). With
+   no marts yet there is nothing to publish and the run is skipped.
 2. ``snapshot``: a new read-only snapshot of the warehouse, swapped in atomically; named after
    the run's ``run_after``, so re-running the same run rewrites the same snapshot.
 3. ``due_reports`` -> ``issue_report`` (one mapped task per recipient, kind and period): each
@@ -17,16 +18,12 @@ written to temporary names and renamed into place only when complete.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
 
 from kirz.airflow_assets import MARTS, TIMEZONE, WAREHOUSE_POOL
-
-# the gate for the whole warehouse: every local day the data could cover
-ALL_DAYS = (date(2000, 1, 1), date(2999, 12, 31))
-
 
 @dag(
     schedule=MARTS,
@@ -40,19 +37,22 @@ ALL_DAYS = (date(2000, 1, 1), date(2999, 12, 31))
 def kirz_publish():
     @task(pool=WAREHOUSE_POOL, retries=0)
     def gate() -> dict:
-        """Stop publishing when a critical data-quality failure is not accepted."""
-        from airflow.sdk.exceptions import AirflowFailException
+        """Stop publishing when a critical data-quality failure in the marts' days is not accepted."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from kirz.config import load_settings
-        from kirz.validation import gate as dq_gate
+        from kirz.validation import data_days, gate as dq_gate
         from kirz.warehouse import open_warehouse
 
         settings = load_settings()
         with open_warehouse(settings.warehouse_path) as con:
-            decision = dq_gate(con, ALL_DAYS[0], ALL_DAYS[1])
+            first, last = data_days(con, settings.timezone, "marts")
+            if first is None:
+                raise AirflowSkipException("nothing to publish: the marts hold no days yet")
+            decision = dq_gate(con, first, last)
         if not decision.ok:
-            raise AirflowFailException(f"publishing stopped by the data-quality gate: {decision.message}")
-        return {"ok": True, "warnings": len(decision.warnings), "accepted": len(decision.accepted)}
+            raise AirflowFailException(f"data-quality gate: {decision.message}")
+        return {"period": f"{first}..{last}", "warnings": len(decision.warnings), "accepted": len(decision.accepted)}
 
     @task(pool=WAREHOUSE_POOL)
     def snapshot(gate_result: dict, dag_run=None) -> dict:

@@ -1,9 +1,8 @@
 """kirz_transform: validate raw -> dbt build -> validate marts, whenever raw data changed.
 
-Scheduled on the raw assets (any source's ingest that loaded something) and, as a safety net,
-nightly: an asset event can be coalesced or, on SQLite, left waiting, and the nightly run
-makes sure the marts catch up within a day. Each run rebuilds from the whole warehouse, so
-several raw events are handled by one run, and re-running is safe.
+Scheduled on the raw assets: any source's ingest that processed files. Events that arrive
+while a run is active are coalesced into the next run, and each run builds from the whole
+warehouse, so one run covers several deliveries and re-running is safe.
 
 Data quality never stops this DAG: both validations record their results in ``audit.dq_*``
 and the publish DAG's gate decides. A validation or dbt error (not a data-quality finding)
@@ -15,15 +14,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetAny, dag, task
 
-from kirz.airflow_assets import MARTS, NIGHTLY_TRANSFORM, RAW, TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import MARTS, RAW, TIMEZONE, WAREHOUSE_POOL
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(NIGHTLY_TRANSFORM, timezone=TIMEZONE), assets=AssetAny(*RAW.values())
-    ),
+    schedule=AssetAny(*RAW.values()),
     start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,

@@ -21,9 +21,8 @@ from kirz.config import SOURCES, load_settings
 GROUP = "kirz"
 # seconds between scans of a landing folder; two unchanged scans make a file stable
 LANDING_POLL_S = 5.0
-# nightly runs, in the centre's configured zone (KIRZ_TIMEZONE or kirz.toml; a cheap read)
+# the nightly ingest, in the centre's configured zone (KIRZ_TIMEZONE or kirz.toml; a cheap read)
 NIGHTLY_INGEST = "15 1 * * *"
-NIGHTLY_TRANSFORM = "0 3 * * *"
 TIMEZONE = load_settings().timezone
 # every task that opens the DuckDB warehouse runs in this one-slot pool: DuckDB allows one
 # writing process per file, and a reader blocks a writer
