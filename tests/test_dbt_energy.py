@@ -49,7 +49,7 @@ KWH = 3_600_000.0
 DAY14 = "2026-01-14"
 DAY15 = "2026-01-15"
 
-ENERGY_MODELS = "+fct_energy_daily +int_job_energy_daily"
+ENERGY_MODELS = "+fct_energy_daily +int_job_energy_daily +int_node_minute_occupancy"
 
 
 def at(seconds: float) -> datetime:
@@ -210,13 +210,31 @@ def run_dbt(warehouse: Path, work: Path, *args: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
+def built_run(tmp_path_factory) -> tuple[Path, list[str]]:
+    """The scenario built once by `dbt build` (models, data tests, unit tests); the names it ran."""
     work = tmp_path_factory.mktemp("energy")
     warehouse = work / "warehouse.duckdb"
     with open_warehouse(warehouse) as con:
         build_raw(con)
-    run_dbt(warehouse, work, "build", "--select", ENERGY_MODELS, "--indirect-selection", "cautious")
-    return warehouse
+    results = run_dbt(warehouse, work, "build", "--select", ENERGY_MODELS, "--indirect-selection", "cautious")
+    return warehouse, [r.node.name for r in results]
+
+
+@pytest.fixture(scope="module")
+def built(built_run) -> Path:
+    return built_run[0]
+
+
+def test_build_ran_the_energy_checks(built_run):
+    names = set(built_run[1])
+    assert {"energy_conservation_node_minute", "energy_conservation_daily", "energy_job_within_interval",
+            "energy_node_within_it_meter", "energy_node_within_it_meter_partial"} <= names
+    assert {"int_node_minute_energy_holds_until_next_sample_up_to_five_intervals",
+            "int_node_minute_energy_splits_holds_at_minute_boundaries",
+            "int_node_minute_occupancy_is_the_union_of_job_intervals",
+            "int_job_node_minute_energy_splits_by_gpu_seconds_and_estimates_gaps",
+            "int_meter_deltas_reset_rollover_and_duplicates",
+            "fct_energy_daily_pue_measured_partial_and_carried"} <= names
 
 
 def query(warehouse: Path, sql: str, params=None) -> list[tuple]:

@@ -222,17 +222,17 @@ def run_compiled(compiled: dict[str, str], samples: list[Sample], allocs: list[A
                         [(s.node, s.t_us, s.watts, s.ingest_id, s.line_no) for s in samples])
     con.execute("create table intermediate.int_job_node_allocations (job_key varchar, node varchar,"
                 " start_at timestamptz, end_at timestamptz, gpus_on_node double, cpus_on_node double,"
-                " weight_unit varchar)")
+                " weight_unit varchar, job_ingest_id bigint)")
     if allocs:
         con.executemany("insert into intermediate.int_job_node_allocations values"
-                        " (?, ?, make_timestamptz(?), make_timestamptz(?), ?, ?, ?)",
+                        " (?, ?, make_timestamptz(?), make_timestamptz(?), ?, ?, ?, 1)",
                         [(a.job_key, a.node, a.start_us, a.end_us, a.gpus_on_node, a.cpus_on_node, weight_unit(a.node))
                          for a in allocs])
     con.execute("create table staging.stg_inventory__nodes (node varchar, gpus integer, cpus integer,"
-                " idle_w double, max_w double)")
+                " idle_w double, max_w double, ingest_id bigint)")
     for prefix in {s.node.rsplit("-", 1)[0] for s in samples} | {a.node.rsplit("-", 1)[0] for a in allocs}:
         for suffix, (g, c, i, m) in INVENTORY.items():
-            con.execute("insert into staging.stg_inventory__nodes values (?, ?, ?, ?, ?)", [f"{prefix}-{suffix}", g, c, i, m])
+            con.execute("insert into staging.stg_inventory__nodes values (?, ?, ?, ?, ?, 1)", [f"{prefix}-{suffix}", g, c, i, m])
     for name in SPLIT_MODELS:
         con.execute(f"create table intermediate.{name} as {compiled[name]}")
     return con

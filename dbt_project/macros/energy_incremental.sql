@@ -1,36 +1,107 @@
 {# Late-data window of the incremental energy models.
 
-   The watermark is the highest ingest_id of the power samples stored in the model itself
-   (column max_ingest_id), so a full refresh and an incremental run store identical rows.
-   Samples ingested after it touch a set of local days; the model recomputes the contiguous
-   range of local days from the first touched day minus var('late_window_days') (at least 1:
-   a late sample can change the typical sampling interval of the day before) to the last
-   touched day plus 1 (a sample held across midnight reaches into the next day). #}
+   Each model stores, on every row, the ingest ids its figures were computed from (power_ingest_id,
+   and where it applies job_ingest_id and inventory_ingest_id); its watermarks are their maxima,
+   so a full refresh and an incremental run store identical rows. Deliveries ingested after a
+   watermark touch a set of local days:
+     - power samples: the local days of the new samples;
+     - jobs: every local day spanned by any delivered version of an allocation that has a new
+       version (the old interval and the new one);
+     - inventory: a new node inventory changes weights and estimates everywhere: all days.
+   The model recomputes the contiguous range of local days from the first touched day minus
+   var('late_window_days') (at least 1: a late sample can change the typical sampling interval
+   of the day before) to the last touched day plus 1 (a sample held across midnight reaches
+   into the next day), after deleting that range (pre-hook), so that a day left with no rows
+   does not keep stale ones. #}
 
-{# [first_day, last_day] as dates of the local days to recompute, or none when the model is
-   built from scratch (full refresh) or while dbt only parses. [none, none] means no new samples. #}
-{% macro energy_recompute_days(samples_relation) %}
+{# The window as a dict: none on a full build (or while dbt only parses); otherwise
+   {'all': true} for everything, {'empty': true} when nothing changed, or
+   {'first': date, 'last': date}. #}
+{% macro energy_window(power=true, jobs=false, inventory=false) %}
     {% if not execute or not is_incremental() %}
         {{ return(none) }}
     {% endif %}
     {% set query %}
         select
-            cast(min({{ local_date('sample_at') }}) as varchar) as first_day,
-            cast(max({{ local_date('sample_at') }}) as varchar) as last_day
-        from {{ samples_relation }}
-        where ingest_id > (select coalesce(max(max_ingest_id), 0) from {{ this }})
+            {% if power %}
+            (select cast(min({{ local_date('sample_at') }}) as varchar)
+             from {{ ref('stg_power__node_samples') }}
+             where ingest_id > (select coalesce(max(power_ingest_id), 0) from {{ this }})),
+            (select cast(max({{ local_date('sample_at') }}) as varchar)
+             from {{ ref('stg_power__node_samples') }}
+             where ingest_id > (select coalesce(max(power_ingest_id), 0) from {{ this }})),
+            {% else %}
+            null, null,
+            {% endif %}
+            {% if jobs %}
+            (select cast(min({{ local_date('start_at') }}) as varchar)
+             from {{ ref('stg_slurm__jobs') }}
+             where not is_step and start_at is not null and job_key in (
+                 select job_key from {{ ref('stg_slurm__jobs') }}
+                 where ingest_id > (select coalesce(max(job_ingest_id), 0) from {{ this }}))),
+            (select cast(max({{ local_date("greatest(start_at, coalesce(end_at, start_at + interval '1 second' * coalesce(elapsed_s, 0)) - interval '1 microsecond')") }}) as varchar)
+             from {{ ref('stg_slurm__jobs') }}
+             where not is_step and start_at is not null and job_key in (
+                 select job_key from {{ ref('stg_slurm__jobs') }}
+                 where ingest_id > (select coalesce(max(job_ingest_id), 0) from {{ this }}))),
+            {% else %}
+            null, null,
+            {% endif %}
+            {% if inventory %}
+            (select count(*) from {{ ref('stg_inventory__nodes') }}
+             where ingest_id > (select coalesce(max(inventory_ingest_id), 0) from {{ this }}))
+            {% else %}
+            0
+            {% endif %}
     {% endset %}
     {% set row = run_query(query).rows[0] %}
-    {% if row[0] is none %}
-        {{ return([none, none]) }}
+    {% if row[4] > 0 %}
+        {{ return({'all': true}) }}
+    {% endif %}
+    {% set firsts = [row[0], row[2]] | reject('none') | list %}
+    {% set lasts = [row[1], row[3]] | reject('none') | list %}
+    {% if firsts | length == 0 %}
+        {{ return({'empty': true}) }}
     {% endif %}
     {% set late = [var('late_window_days') | int, 1] | max %}
-    {% set first_day = modules.datetime.date.fromisoformat(row[0]) - modules.datetime.timedelta(days=late) %}
-    {% set last_day = modules.datetime.date.fromisoformat(row[1]) + modules.datetime.timedelta(days=1) %}
-    {{ return([first_day, last_day]) }}
+    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=late) %}
+    {% set last_day = modules.datetime.date.fromisoformat(lasts | max) + modules.datetime.timedelta(days=1) %}
+    {{ return({'first': first_day, 'last': last_day}) }}
 {% endmacro %}
 
-{# UTC midnight `offset_days` after `day` (a date), as a timestamptz literal. #}
-{% macro energy_utc_midnight(day, offset_days) -%}
-    timestamptz '{{ (day + modules.datetime.timedelta(days=offset_days)).isoformat() }} 00:00:00+00'
+{# Pre-hook: delete the days the model is about to recompute. #}
+{% macro energy_delete_window(power=true, jobs=false, inventory=false) %}
+    {% set window = energy_window(power=power, jobs=jobs, inventory=inventory) %}
+    {% if window is none or window.get('empty') %}
+        select 1
+    {% elif window.get('all') %}
+        delete from {{ this }}
+    {% else %}
+        delete from {{ this }}
+        where day between date '{{ window.first }}' and date '{{ window.last }}'
+    {% endif %}
+{% endmacro %}
+
+{# SQL condition keeping `day_expr` inside the window (true on full builds). #}
+{% macro energy_in_window(window, day_expr) -%}
+    {%- if window is none or window.get('all') -%}
+        true
+    {%- elif window.get('empty') -%}
+        false
+    {%- else -%}
+        {{ day_expr }} between date '{{ window.first }}' and date '{{ window.last }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{# SQL condition keeping timestamps `ts_expr` from `before_days` before the window's first
+   local day (as UTC midnight) to `after_days` after its last (true on full builds). #}
+{% macro energy_near_window(window, ts_expr, before_days, after_days) -%}
+    {%- if window is none or window.get('all') -%}
+        true
+    {%- elif window.get('empty') -%}
+        false
+    {%- else -%}
+        {{ ts_expr }} >= timestamptz '{{ (window.first - modules.datetime.timedelta(days=before_days)).isoformat() }} 00:00:00+00'
+        and {{ ts_expr }} < timestamptz '{{ (window.last + modules.datetime.timedelta(days=after_days)).isoformat() }} 00:00:00+00'
+    {%- endif -%}
 {%- endmacro %}

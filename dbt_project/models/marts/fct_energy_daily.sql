@@ -17,9 +17,9 @@ node_daily as (
 
 ),
 
-node_minutes as (
+node_load as (
 
-    select * from {{ ref('int_node_minute_energy') }}
+    select * from {{ ref('int_node_load_daily') }}
 
 ),
 
@@ -59,23 +59,6 @@ node_totals as (
         sum(interpolated_kwh) as interpolated_node_kwh,
         sum(covered_s) as sampled_node_s
     from node_daily
-    group by day
-
-),
-
-node_load as (
-
-    select
-        day,
-        max(node_kw) as peak_node_kw
-    from (
-        select
-            day,
-            minute_at,
-            sum(energy_j) / 60 / 1000 as node_kw
-        from node_minutes
-        group by day, minute_at
-    ) as per_minute
     group by day
 
 ),

@@ -1,12 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='day',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ energy_delete_window(power=true, jobs=true, inventory=true) }}"
+    )
+}}
+
 -- IT energy of each job per local day (var timezone), from its node-minute parts: measured,
 -- interpolated (samples held across bridged gaps) and estimated (busy time without samples),
--- and the coverage: the share of the job's node-seconds that had samples.
+-- and the coverage: the share of the job's node-seconds that had samples. Incremental by
+-- local day like int_job_node_minute_energy.
+
+{%- set window = energy_window(power=true, jobs=true, inventory=true) %}
 
 with
 
 job_node_minutes as (
 
     select * from {{ ref('int_job_node_minute_energy') }}
+    where {{ energy_in_window(window, 'day') }}
 
 ),
 
@@ -20,7 +34,10 @@ daily as (
         sum(estimated_j) as estimated_j,
         sum(overlap_s) as node_seconds,
         sum(covered_overlap_s) as covered_node_seconds,
-        bool_and(has_power_model) as has_power_model
+        bool_and(has_power_model) as has_power_model,
+        max(power_ingest_id) as power_ingest_id,
+        max(job_ingest_id) as job_ingest_id,
+        max(inventory_ingest_id) as inventory_ingest_id
     from job_node_minutes
     group by job_key, day
 
@@ -38,7 +55,10 @@ final as (
         estimated_j / 3600000 as estimated_kwh,
         case when node_seconds > 0 then covered_node_seconds / node_seconds else 0 end as coverage,
         node_seconds,
-        has_power_model
+        has_power_model,
+        power_ingest_id,
+        job_ingest_id,
+        inventory_ingest_id
     from daily
 
 )

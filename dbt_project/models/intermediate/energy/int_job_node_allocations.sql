@@ -25,6 +25,7 @@ started as (
         end_at,
         gpus,
         ncpus,
+        ingest_id as job_ingest_id,
         list_distinct(nodes) as node_names
     from jobs
     where start_at is not null
@@ -42,7 +43,8 @@ spread as (
         unnest(node_names) as node,
         cast(coalesce(gpus, 0) as double) / len(node_names) as gpus_on_node,
         cast(coalesce(ncpus, 0) as double) / len(node_names) as cpus_on_node,
-        len(node_names) as job_nodes
+        len(node_names) as job_nodes,
+        job_ingest_id
     from started
 
 ),
@@ -58,7 +60,9 @@ final as (
         spread.cpus_on_node,
         spread.job_nodes,
         case when inventory.gpus = 0 then 'cpu' else 'gpu' end as weight_unit,
-        inventory.node is not null as is_in_inventory
+        inventory.node is not null as is_in_inventory,
+        spread.job_ingest_id,
+        inventory.ingest_id as inventory_ingest_id
     from spread
     left join inventory on spread.node = inventory.node
 

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='day',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ energy_delete_window(power=true, jobs=true, inventory=true) }}"
+    )
+}}
+
 -- A job's part of each node-minute it ran in. Job minutes are generated only on the job's own
 -- nodes, from its allocation interval (no cross join with all node-minutes).
 --
@@ -11,20 +21,19 @@
 -- the same shares. The allocated share is the busy-time average of the allocated GPUs over
 -- the node's GPUs (CPUs over CPUs where the weights fall back to CPUs), at most 1, and 1 when
 -- nothing is known. Nodes missing from the inventory get no estimate.
+--
+-- Incremental by local day: new power samples, new versions of jobs (old and new intervals)
+-- and a new inventory decide the days recomputed (macro energy_window).
 
+{%- set window = energy_window(power=true, jobs=true, inventory=true) %}
 {%- set load_factor = var('energy_estimate_load_factor', 0.8) %}
+{%- set bounded = window is not none and not window.get('all') and not window.get('empty') %}
 
 with
 
 allocations as (
 
     select * from {{ ref('int_job_node_allocations') }}
-
-),
-
-occupancy as (
-
-    select * from {{ ref('int_node_minute_occupancy') }}
 
 ),
 
@@ -40,24 +49,36 @@ inventory as (
 
 ),
 
-allocation_minutes as (
+intervals as (
 
+    -- job intervals in epoch microseconds, clipped to the recomputed days
     select
         job_key,
         node,
         gpus_on_node,
         cpus_on_node,
         weight_unit,
-        start_us,
-        end_us,
-        unnest(range(start_us // 60000000, (end_us - 1) // 60000000 + 1)) as minute_no
-    from (
-        select
-            *,
-            epoch_us(start_at) as start_us,
-            epoch_us(end_at) as end_us
-        from allocations
-    ) as allocation_bounds
+        job_ingest_id,
+        {% if bounded %}
+        greatest(epoch_us(start_at), epoch_us({{ local_day_start("date '" ~ window.first ~ "'") }})) as start_us,
+        least(epoch_us(end_at), epoch_us({{ local_day_end("date '" ~ window.last ~ "'") }})) as end_us
+        {% else %}
+        epoch_us(start_at) as start_us,
+        epoch_us(end_at) as end_us
+        {% endif %}
+    from allocations
+    {% if bounded %}
+    where end_at > {{ local_day_start("date '" ~ window.first ~ "'") }}
+      and start_at < {{ local_day_end("date '" ~ window.last ~ "'") }}
+    {% elif window is not none and window.get('empty') %}
+    where false
+    {% endif %}
+
+),
+
+occupied as (
+
+    {{ energy_occupied_minutes('intervals') }}
 
 ),
 
@@ -66,13 +87,19 @@ job_minutes as (
     select
         job_key,
         node,
-        make_timestamptz(minute_no * 60000000) as minute_at,
-        weight_unit,
         gpus_on_node,
         cpus_on_node,
+        weight_unit,
+        job_ingest_id,
+        minute_no,
         (least(end_us, (minute_no + 1) * 60000000) - greatest(start_us, minute_no * 60000000)) / 1e6
             as overlap_s
-    from allocation_minutes
+    from (
+        select
+            *,
+            unnest(range(start_us // 60000000, (end_us - 1) // 60000000 + 1)) as minute_no
+        from intervals
+    ) as allocation_minutes
 
 ),
 
@@ -80,12 +107,27 @@ minute_weights as (
 
     select
         node,
-        minute_at,
+        minute_no,
         sum(gpus_on_node * overlap_s) as gpu_weight,
         sum(cpus_on_node * overlap_s) as cpu_weight,
         sum(overlap_s) as time_weight
     from job_minutes
-    group by node, minute_at
+    group by node, minute_no
+
+),
+
+sampled_minutes as (
+
+    -- integer minute numbers join faster than timestamps
+    select
+        node,
+        epoch_us(minute_at) // 60000000 as minute_no,
+        measured_j,
+        interpolated_j,
+        covered_s,
+        power_ingest_id
+    from node_minutes
+    where {{ energy_in_window(window, 'day') }}
 
 ),
 
@@ -94,7 +136,7 @@ shared as (
     select
         job_minutes.job_key,
         job_minutes.node,
-        job_minutes.minute_at,
+        job_minutes.minute_no,
         job_minutes.overlap_s,
         job_minutes.weight_unit,
         case
@@ -106,30 +148,42 @@ shared as (
         end as job_share,
         case
             when job_minutes.weight_unit = 'gpu' and minute_weights.gpu_weight > 0 and inventory.gpus > 0
-                then least(1, minute_weights.gpu_weight / (inventory.gpus * occupancy.occupied_s))
+                then least(1, minute_weights.gpu_weight / (inventory.gpus * occupied.occupied_us / 1e6))
             when minute_weights.cpu_weight > 0 and inventory.cpus > 0
-                then least(1, minute_weights.cpu_weight / (inventory.cpus * occupancy.occupied_s))
+                then least(1, minute_weights.cpu_weight / (inventory.cpus * occupied.occupied_us / 1e6))
             else 1
         end as allocated_share,
-        occupancy.occupied_s,
-        occupancy.occupancy,
-        coalesce(node_minutes.measured_j, 0) as node_measured_j,
-        coalesce(node_minutes.interpolated_j, 0) as node_interpolated_j,
-        coalesce(node_minutes.covered_s, 0) as covered_s,
+        occupied.occupied_us / 1e6 as occupied_s,
+        occupied.occupied_us / 6e7 as occupancy,
+        coalesce(sampled_minutes.measured_j, 0) as node_measured_j,
+        coalesce(sampled_minutes.interpolated_j, 0) as node_interpolated_j,
+        coalesce(sampled_minutes.covered_s, 0) as covered_s,
         inventory.idle_w,
-        inventory.max_w
+        inventory.max_w,
+        sampled_minutes.power_ingest_id,
+        job_minutes.job_ingest_id,
+        inventory.ingest_id as inventory_ingest_id
     from job_minutes
     inner join minute_weights
         on job_minutes.node = minute_weights.node
-        and job_minutes.minute_at = minute_weights.minute_at
-    inner join occupancy
-        on job_minutes.node = occupancy.node
-        and job_minutes.minute_at = occupancy.minute_at
-    left join node_minutes
-        on job_minutes.node = node_minutes.node
-        and job_minutes.minute_at = node_minutes.minute_at
+        and job_minutes.minute_no = minute_weights.minute_no
+    inner join occupied
+        on job_minutes.node = occupied.node
+        and job_minutes.minute_no = occupied.minute_no
+    left join sampled_minutes
+        on job_minutes.node = sampled_minutes.node
+        and job_minutes.minute_no = sampled_minutes.minute_no
     left join inventory
         on job_minutes.node = inventory.node
+
+),
+
+timed as (
+
+    select
+        *,
+        make_timestamptz(minute_no * 60000000) as minute_at
+    from shared
 
 ),
 
@@ -154,8 +208,11 @@ final as (
             0
         ) as estimated_j,
         overlap_s * covered_s / 60 as covered_overlap_s,
-        idle_w is not null and max_w is not null as has_power_model
-    from shared
+        idle_w is not null and max_w is not null as has_power_model,
+        power_ingest_id,
+        job_ingest_id,
+        inventory_ingest_id
+    from timed
 
 )
 

@@ -1,17 +1,45 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='day',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ energy_delete_window(power=true, jobs=true) }}"
+    )
+}}
+
 -- Energy of each node per local day from its samples, split into the part attributed to jobs
--- and idle energy: idle = E(n,m) x (1 - occ(n,m)) summed over the day's minutes.
+-- and idle energy: idle = E(n,m) x (1 - occ(n,m)) summed over the day's minutes (occ as
+-- stored with the job parts). Incremental by local day: new samples and new job versions
+-- decide the days recomputed.
+
+{%- set window = energy_window(power=true, jobs=true) %}
 
 with
 
 node_minutes as (
 
     select * from {{ ref('int_node_minute_energy') }}
+    where {{ energy_in_window(window, 'day') }}
+
+),
+
+job_node_minutes as (
+
+    select * from {{ ref('int_job_node_minute_energy') }}
+    where {{ energy_in_window(window, 'day') }}
 
 ),
 
 occupancy as (
 
-    select * from {{ ref('int_node_minute_occupancy') }}
+    select
+        node,
+        minute_at,
+        max(occupancy) as occupancy,
+        max(job_ingest_id) as job_ingest_id
+    from job_node_minutes
+    group by node, minute_at
 
 ),
 
@@ -24,7 +52,9 @@ attributed as (
         node_minutes.energy_j * (1 - coalesce(occupancy.occupancy, 0)) as idle_j,
         node_minutes.measured_j,
         node_minutes.interpolated_j,
-        node_minutes.covered_s
+        node_minutes.covered_s,
+        node_minutes.power_ingest_id,
+        occupancy.job_ingest_id
     from node_minutes
     left join occupancy
         on node_minutes.node = occupancy.node
@@ -42,7 +72,9 @@ final as (
         (sum(energy_j) - sum(idle_j)) / 3600000 as job_kwh,
         sum(measured_j) / 3600000 as measured_kwh,
         sum(interpolated_j) / 3600000 as interpolated_kwh,
-        sum(covered_s) as covered_s
+        sum(covered_s) as covered_s,
+        max(power_ingest_id) as power_ingest_id,
+        max(job_ingest_id) as job_ingest_id
     from attributed
     group by node, day
 

@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key='day',
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        pre_hook="{{ energy_delete_window(power=true) }}"
     )
 }}
 
@@ -16,12 +17,13 @@
 -- missing (not covered). Exact duplicates (node, sample_at): the latest delivery wins.
 -- Times are handled as integer microseconds since the epoch for speed and exactness.
 
-{%- set recompute = energy_recompute_days(ref('stg_power__node_samples')) %}
+{%- set window = energy_window(power=true) %}
 {%- set fallback_interval_us = (var('power_fallback_interval_s', 60) | int) * 1000000 %}
 
 with
 
-samples as (
+-- read twice (node names, then the pass): a second scan is far cheaper than holding the samples
+samples as not materialized (
 
     select
         node,
@@ -30,14 +32,9 @@ samples as (
         ingest_id,
         line_no
     from {{ ref('stg_power__node_samples') }}
-    {% if recompute is not none and recompute[0] is none %}
-    where false
-    {% elif recompute is not none %}
-    -- two UTC days before the first recomputed local day: samples held into it and the whole
-    -- UTC days whose typical interval they use; two after the last: their successors
-    where sample_at >= {{ energy_utc_midnight(recompute[0], -2) }}
-      and sample_at < {{ energy_utc_midnight(recompute[1], 2) }}
-    {% endif %}
+    -- from two UTC days before the first recomputed local day (samples held into it and the
+    -- whole UTC days whose typical interval they use) to two after the last (their successors)
+    where {{ energy_near_window(window, 'sample_at', 2, 2) }}
 
 ),
 
@@ -66,60 +63,32 @@ numbered as (
 
 ordered as (
 
-    -- the one ordered pass (by time only: a sort on one key is much cheaper than on three)
+    -- the one ordered pass: the deliveries of an instant sit next to each other, latest last
     select
         node_no,
         sample_us,
         watts,
         ingest_id,
-        line_no,
-        lead(sample_us) over by_time as following_us,
-        lag(sample_us) over by_time as preceding_us
+        lead(sample_us) over (
+            partition by node_no
+            order by sample_us, ingest_id, line_no
+        ) as following_us
     from numbered
-    window by_time as (partition by node_no order by sample_us)
-
-),
-
-single_deliveries as (
-
-    select
-        node_no,
-        sample_us,
-        watts,
-        ingest_id,
-        following_us as next_us
-    from ordered
-    where (following_us is null or following_us > sample_us)
-      and (preceding_us is null or preceding_us < sample_us)
-
-),
-
-repeated_deliveries as (
-
-    -- an instant delivered more than once: the latest delivery's watts; the next instant is
-    -- the one following whichever of the repeated rows the sort put last
-    select
-        node_no,
-        sample_us,
-        arg_max(watts, (ingest_id, line_no)) as watts,
-        max(ingest_id) as ingest_id,
-        max(case when following_us > sample_us then following_us end) as next_us
-    from ordered
-    where following_us = sample_us or preceding_us = sample_us
-    group by node_no, sample_us
 
 ),
 
 deduplicated as (
 
+    -- the last delivery of an instant is the one followed by the next instant (or by nothing)
     select
-        *,
+        node_no,
+        sample_us,
+        watts,
+        ingest_id,
+        following_us as next_us,
         sample_us // 86400000000 as utc_day_no
-    from (
-        select * from single_deliveries
-        union all
-        select * from repeated_deliveries
-    ) as instants
+    from ordered
+    where following_us is null or following_us > sample_us
 
 ),
 
@@ -203,19 +172,7 @@ bounded as (
 
 pieces as (
 
-    -- most holds lie inside one minute; only the others are split at minute boundaries
-    select
-        node_no,
-        watts,
-        ingest_id,
-        is_measured,
-        first_minute_no as minute_no,
-        to_us - from_us as held_us
-    from bounded
-    where first_minute_no = last_minute_no
-
-    union all
-
+    -- one piece per minute a hold touches (a single list element for most holds)
     select
         node_no,
         watts,
@@ -228,7 +185,6 @@ pieces as (
             *,
             unnest(range(first_minute_no, last_minute_no + 1)) as minute_no
         from bounded
-        where last_minute_no > first_minute_no
     ) as spanning
 
 ),
@@ -242,7 +198,7 @@ node_minutes as (
         sum(case when is_measured then 0 else watts * held_us end) / 1e6 as interpolated_j,
         sum(case when is_measured then held_us else 0 end) / 1e6 as measured_s,
         sum(case when is_measured then 0 else held_us end) / 1e6 as interpolated_s,
-        max(ingest_id) as max_ingest_id
+        max(ingest_id) as power_ingest_id
     from pieces
     group by node_no, minute_no
 
@@ -259,7 +215,7 @@ named as (
         node_minutes.measured_s + node_minutes.interpolated_s as covered_s,
         node_minutes.measured_s,
         node_minutes.interpolated_s,
-        node_minutes.max_ingest_id
+        node_minutes.power_ingest_id
     from node_minutes
     inner join node_numbers on node_minutes.node_no = node_numbers.node_no
 
@@ -277,11 +233,9 @@ final as (
         covered_s,
         measured_s,
         interpolated_s,
-        max_ingest_id
+        power_ingest_id
     from named
-    {% if recompute is not none and recompute[0] is not none %}
-    where {{ local_date('minute_at') }} between date '{{ recompute[0] }}' and date '{{ recompute[1] }}'
-    {% endif %}
+    where {{ energy_in_window(window, local_date('minute_at')) }}
 
 )
 
