@@ -8,6 +8,11 @@
     )
 }}
 
+-- the late-data window (macro energy_window) reads these deliveries:
+-- depends_on: {{ ref('stg_power__node_samples') }}
+-- depends_on: {{ ref('stg_slurm__jobs') }}
+-- depends_on: {{ ref('stg_inventory__nodes') }}
+
 -- IT energy of each job per local day (var timezone), from its node-minute parts: measured,
 -- interpolated (samples held across bridged gaps) and estimated (busy time without samples),
 -- and the coverage: the share of the job's node-seconds that had samples. Incremental by

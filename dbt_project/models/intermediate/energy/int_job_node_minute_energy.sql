@@ -8,6 +8,10 @@
     )
 }}
 
+-- the late-data window (macro energy_window) reads these deliveries:
+-- depends_on: {{ ref('stg_power__node_samples') }}
+-- depends_on: {{ ref('stg_slurm__jobs') }}
+
 -- A job's part of each node-minute it ran in. Job minutes are generated only on the job's own
 -- nodes, from its allocation interval (no cross join with all node-minutes).
 --

@@ -8,6 +8,10 @@
     )
 }}
 
+-- the late-data window (macro energy_window) reads these deliveries:
+-- depends_on: {{ ref('stg_power__node_samples') }}
+-- depends_on: {{ ref('stg_slurm__jobs') }}
+
 -- Energy of each node per local day from its samples, split into the part attributed to jobs
 -- and idle energy: idle = E(n,m) x (1 - occ(n,m)) summed over the day's minutes (occ as
 -- stored with the job parts). Incremental by local day: new samples and new job versions

@@ -8,6 +8,9 @@
     )
 }}
 
+-- the late-data window (macro energy_window) reads these deliveries:
+-- depends_on: {{ ref('stg_power__node_samples') }}
+
 -- IT load per local day as seen by the node samples: the highest minute of summed node power
 -- (the peak load on days without IT meter data). Incremental by local day like
 -- int_node_minute_energy.
