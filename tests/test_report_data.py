@@ -444,3 +444,29 @@ def test_suppressed_figures_keep_no_value_in_stored_form():
     f = Figure("scope.active_users", L("kpi", "active_users"), count_q(2))
     assert f.to_json()["value"] is None and f.to_json()["suppressed"] is True
     assert Figure.from_json(f.key, f.to_json()).value.canonical() == count_q(1).canonical()
+
+
+def test_dq_appendix_has_one_line_per_expectation_over_the_periods_days(tmp_path):
+    """A marts run stores one result per local day; the appendix combines the period's days."""
+    import duckdb
+
+    from kirz.reporting.data import dq_section
+    from kirz.validation import init_dq_schema
+
+    con = duckdb.connect(str(tmp_path / "dq.duckdb"))
+    init_dq_schema(con)
+    con.execute(
+        "insert into audit.dq_runs (run_id, started_at, layer, period_start, period_end, status) values "
+        "('r1', timestamptz '2026-11-02 03:00:00+00', 'marts', date '2026-09-30', date '2026-10-02', 'failed')"
+    )
+    for day, ok, n in [("2026-09-30", False, 9), ("2026-10-01", True, 0), ("2026-10-02", False, 4)]:
+        con.execute(
+            "insert into audit.dq_results (run_id, suite, expectation, severity, meaning, success, observed_value, "
+            "unexpected_count, period_start, period_end, accepted) values "
+            "('r1', 'marts.fct_energy_daily', 'pue_in_range', 'critical', 'PUE is plausible', ?, ?, ?, ?, ?, false)",
+            [ok, f"{n} days", n, day, day],
+        )
+    dq = dq_section(con, Period.parse("2026-Q4"), [])
+    (line,) = dq["results"]
+    assert (line["expectation"], line["outcome_key"], line["unexpected"].value) == ("pue_in_range", "failed", 4)
+    assert {k: v.value for k, v in dq["counts"].items()}["critical_failed"] == 1

@@ -318,31 +318,40 @@ def dq_section(con, period: Period, secrets: list[str]) -> dict:
             [period.end, period.start],
         )
     accepted = {(a["suite"], a["expectation"]): a for a in acc}
+    # one line per expectation: its results on the period's days (a run has one per day) combined
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for r in res:
+        ps, pe = r.get("period_start"), r.get("period_end")
+        if ps is not None and (ps > period.end or (pe or ps) < period.start):
+            continue
+        grouped.setdefault((r["suite"], r["expectation"]), []).append(r)
     out_rows = []
     counts = {"expectations": 0, "passed": 0, "warning_failed": 0, "critical_failed": 0, "accepted": 0}
-    for r in res:
-        a = accepted.get((r["suite"], r["expectation"]))
-        is_accepted = bool(r.get("accepted")) or a is not None
-        reason = r.get("acceptance_reason") or (a["reason"] if a else "")
-        ok = bool(r["success"])
-        sev = r.get("severity") or "warning"
+    for (suite, expectation), group in grouped.items():
+        a = accepted.get((suite, expectation))
+        failed = [r for r in group if not r["success"]]
+        open_failures = [r for r in failed if not (bool(r.get("accepted")) or a is not None)]
+        first = (failed or group)[0]
+        reason = next((r.get("acceptance_reason") for r in failed if r.get("acceptance_reason")), None) or (a["reason"] if a else "")
+        sev = first.get("severity") or "warning"
         counts["expectations"] += 1
-        if ok:
+        if not failed:
             counts["passed"] += 1
             outcome = "passed"
-        elif is_accepted:
+        elif not open_failures:
             counts["accepted"] += 1
             outcome = "accepted"
         else:
             counts[f"{'critical' if sev == 'critical' else 'warning'}_failed"] += 1
             outcome = "failed"
+        unexpected = [r["unexpected_count"] for r in group if r.get("unexpected_count") is not None]
         out_rows.append({
-            "suite": r["suite"], "expectation": r["expectation"],
+            "suite": suite, "expectation": expectation,
             "severity": L("severity", sev), "outcome": L("dq_outcome", outcome), "outcome_key": outcome,
-            "meaning": scrub(r.get("meaning"), secrets),
-            "observed": scrub(r.get("observed_value"), secrets),
-            "unexpected": Q(r.get("unexpected_count"), "count") if r.get("unexpected_count") is not None else Q(None, "count"),
-            "acceptance_reason": scrub(reason, secrets),
+            "meaning": scrub(first.get("meaning"), secrets),
+            "observed": scrub(first.get("observed_value"), secrets),
+            "unexpected": Q(sum(unexpected), "count") if unexpected else Q(None, "count"),
+            "acceptance_reason": scrub(reason if failed else "", secrets),
         })
     run_ids = sorted({r["run_id"] for r in res})
     return {"available": bool(res), "results": out_rows,
