@@ -104,6 +104,8 @@ def test_node_power_each_planted_defect_fails_its_expectation(warehouse):
     assert [(e["node"], e["samples_after_delivery"]) for e in by["power_samples_before_delivery"]] == [("gpu001", 1)]
     assert [(e["node"], e["coverage_pct"]) for e in by["power_coverage"]] == [("gpu002", round(100 * 79440 / 86400, 3))]
     assert [(e["node"], e["conflicting_instants"]) for e in by["power_no_conflicting_duplicates"]] == [("cpu01", 1)]
+    assert [(e["node"], e["gaps_beyond_hold"], e["longest_gap_s"]) for e in by["power_no_gap_beyond_hold"]] == [
+        ("gpu002", 1, 7260.0)]
 
 
 def test_node_power_counts_a_node_without_samples_as_uncovered(warehouse):

@@ -42,12 +42,12 @@ def test_results_are_stored_in_audit_and_rendered(settings, warehouse):
     _spoil(warehouse)
     run = validate(settings, layer="raw", since=D1, until=D2)
     assert (run.status, run.critical, run.warnings) == ("failed", 1, 1)
-    assert run.passed == run.expectations - 2 == 84 - 2
+    assert run.passed == run.expectations - 2 == 86 - 2
     assert run.run_id.startswith("dq-") and run.run_id.split("-")[2] == "raw"
 
     [stored] = _query(warehouse, "select layer, batch, period_start, period_end, suites, expectations, passed, "
                                  "warnings, critical, status, html_path from audit.dq_runs")
-    assert stored == ("raw", "2026-10-20..2026-10-21", D1, D2, 7, 84, 82, 1, 1, "failed", str(run.html_path))
+    assert stored == ("raw", "2026-10-20..2026-10-21", D1, D2, 7, 86, 84, 1, 1, "failed", str(run.html_path))
     failures = _query(
         warehouse,
         "select suite, table_name, expectation, expectation_type, severity, period_start, period_end, batch, "
@@ -135,8 +135,8 @@ def test_accepting_a_critical_failure_is_recorded_and_unblocks(settings, warehou
     # 7 critical and 5 warning expectations of the two period-bound raw suites with failures...
     assert summary["counts"]["critical"]["accepted"] == 1 and summary["counts"]["critical"]["failed"] == 0
     assert summary["counts"]["warning"]["failed"] == 1
-    # ... out of 32 + 26 expectations of the seven raw suites
-    assert sum(c["checks"] for c in summary["counts"].values()) == 32 + 26
+    # ... out of 32 + 27 expectations of the seven raw suites
+    assert sum(c["checks"] for c in summary["counts"].values()) == 32 + 27
     assert [a["reason"] for a in summary["acceptances"]] == ["other day", reason]
     assert [r["run_id"] for r in summary["runs"]] == [run.run_id]
 

@@ -262,10 +262,10 @@ def test_clean_warehouse_passes_every_suite_of_both_layers(warehouse, tmp_path):
     assert run.status == "passed" and run.critical == 0 and run.warnings == 0
     raw, marts = run.parts
     # raw: 32 whole-table checks (14 contract + 4 facility + 4 meter + 10 node expectations)
-    # and 26 expectations per day (12 jobs + 7 power + 7 meters) on two days
-    assert (raw.layer, raw.expectations, raw.suites) == ("raw", 32 + 2 * 26, 7)
+    # and 27 expectations per day (12 jobs + 8 power + 7 meters) on two days
+    assert (raw.layer, raw.expectations, raw.suites) == ("raw", 32 + 2 * 27, 7)
     # marts: 31 expectations per day (6 + 11 + 9 + 5) on two days, and 9 KPI expectations on
     # each of the three KPI periods overlapping the days (2026-10, 2026-Q4, 2026)
     assert (marts.layer, marts.expectations, marts.suites) == ("marts", 2 * 31 + 3 * 9, 5)
-    assert run.passed == 173
+    assert run.passed == 175
     assert {m.SUITE for m in suite_modules()} == {r["suite"] for r in run.results}

@@ -5,6 +5,7 @@ the batch is aggregated in DuckDB, one local day at a time, to one row per node 
 nodes of the latest inventory (a node without samples has coverage 0) and every node that
 sent samples. Coverage follows the accounting rule: a sample holds until the next one, for at
 most five sampling intervals (the node's median gap that day); the last sample holds one interval.
+A gap longer than that is missing energy data: reported per node and day as a warning.
 Coverage is judged up to the latest sample delivered so far (the trailing, not yet delivered
 part of the last day is not a gap).
 """
@@ -36,6 +37,9 @@ SEVERITY = {
     "power_no_conflicting_duplicates": (
         "warning", "A node never reports two different power values for the same instant.",
     ),
+    "power_no_gap_beyond_hold": (
+        "warning", "No node's power samples stop for longer than five sampling intervals (longer gaps are missing energy data).",
+    ),
 }
 
 EXAMPLES = {
@@ -46,6 +50,7 @@ EXAMPLES = {
     "power_samples_before_delivery": ["node", "period_start", "samples_after_delivery", "max_ahead_s"],
     "power_coverage": ["node", "period_start", "coverage_pct", "samples"],
     "power_no_conflicting_duplicates": ["node", "period_start", "conflicting_instants"],
+    "power_no_gap_beyond_hold": ["node", "period_start", "gaps_beyond_hold", "longest_gap_s"],
 }
 
 _DAY_SQL = """
@@ -92,6 +97,8 @@ agg as (
            max(watts) filter (where isfinite(watts)) as max_watts,
            count(*) filter (where watts > iv.max_w) as samples_over_max,
            count(*) filter (where (us - received_us) / 1e6 > $tolerance) as samples_after_delivery,
+           count(*) filter (where iv.interval_s > 0 and gap_s > $hold * iv.interval_s) as gaps_beyond_hold,
+           max(gap_s) as longest_gap_s,
            max((us - received_us) / 1e6) as max_ahead_s,
            sum(greatest(least(coalesce(gap_s, iv.interval_s), $hold * iv.interval_s,
                               ($judged_end_us - us) / 1e6), 0)) as covered_s
@@ -112,6 +119,8 @@ select
     coalesce(conflicts.conflicting_instants, 0) as conflicting_instants,
     coalesce(agg.samples_after_delivery, 0) as samples_after_delivery,
     agg.max_ahead_s,
+    coalesce(agg.gaps_beyond_hold, 0) as gaps_beyond_hold,
+    agg.longest_gap_s,
     case when inv.node is not null and $judged_end_us > $day_start_us
          then round(100.0 * coalesce(agg.covered_s, 0) / (($judged_end_us - $day_start_us) / 1e6), 3) end
         as coverage_pct
@@ -168,4 +177,6 @@ def build_suite():
          E.ExpectColumnValuesToBeBetween(column="coverage_pct", min_value=MIN_COVERAGE_PCT, max_value=100.0)),
         ("power_no_conflicting_duplicates",
          E.ExpectColumnValuesToBeBetween(column="conflicting_instants", min_value=0, max_value=0)),
+        ("power_no_gap_beyond_hold",
+         E.ExpectColumnValuesToBeBetween(column="gaps_beyond_hold", min_value=0, max_value=0)),
     ])
