@@ -190,10 +190,12 @@ def run_demo(settings: Settings, *, nodes: int = 56, days: int = 14, interval_s:
         pub = publish_snapshot(settings)
         console.print(f"   published snapshot: {pub.latest} ({pub.tables} tables); Parquet marts: {pub.parquet_dir}")
         console.print("7. rendering the demo period's reports")
-        for period in DEMO_PERIODS.values():
+        for kind, period in DEMO_PERIODS.items():
+            # funder and energy reports in both languages; partner statements in each partner's own
+            langs = None if kind == "month" else ["de", "en"]
             try:
                 with console.status(f"rendering {period} ..."):
-                    outputs += report(settings, all_recipients=True, period=period, deliver=True)
+                    outputs += report(settings, all_recipients=True, period=period, langs=langs, deliver=True)
             except ReportError as exc:
                 outputs += exc.outputs
                 for f in exc.failures:
