@@ -241,6 +241,23 @@ def docs(
             server.shutdown()
 
 
+@app.command()
+def airflow(
+    port: int = typer.Option(8080, help="Port of the Airflow UI and API on 127.0.0.1."),
+    demo_data: bool = typer.Option(True, "--demo-data/--no-demo-data", help="Drop the synthetic centre into the landing folders."),
+    nodes: int = typer.Option(56, help="Nodes of the synthetic centre."),
+    days: int = typer.Option(14, help="Days of synthetic data."),
+    interval_s: int = typer.Option(30, "--interval-s", help="Power sampling interval in seconds."),
+    home: Optional[Path] = HomeOpt,
+):
+    """Run Airflow locally (standalone: SQLite, LocalExecutor) with kirz's DAGs and plugin."""
+    from kirz.airflow_local import main
+
+    settings = _settings(home)
+    raise typer.Exit(main(settings, port=port, demo=demo_data, nodes=nodes, days=days, interval_s=interval_s,
+                          out=console.print))
+
+
 class _null:
     def __enter__(self):
         return self
