@@ -55,7 +55,8 @@ numbered as (
         epoch_us(samples.sample_at) as sample_us,
         samples.watts,
         samples.ingest_id,
-        samples.line_no
+        -- delivery order as one sort key (line numbers stay below 2^32)
+        samples.ingest_id * 4294967296 + samples.line_no as delivery_no
     from samples
     inner join node_numbers on samples.node = node_numbers.node
 
@@ -71,7 +72,7 @@ ordered as (
         ingest_id,
         lead(sample_us) over (
             partition by node_no
-            order by sample_us, ingest_id, line_no
+            order by sample_us, delivery_no
         ) as following_us
     from numbered
 
@@ -135,7 +136,7 @@ typical_intervals as (
 
 ),
 
-with_intervals as (
+with_intervals as not materialized (
 
     select
         deduplicated.*,
@@ -147,7 +148,7 @@ with_intervals as (
 
 ),
 
-holds as (
+holds as not materialized (
 
     select
         node_no,
@@ -160,7 +161,7 @@ holds as (
 
 ),
 
-bounded as (
+bounded as not materialized (
 
     select
         *,
@@ -172,7 +173,20 @@ bounded as (
 
 pieces as (
 
-    -- one piece per minute a hold touches (a single list element for most holds)
+    -- most holds lie inside one minute; only the others are split at minute boundaries
+    -- (the CTEs above are inlined into both branches rather than held in memory)
+    select
+        node_no,
+        watts,
+        ingest_id,
+        is_measured,
+        first_minute_no as minute_no,
+        to_us - from_us as held_us
+    from bounded
+    where first_minute_no = last_minute_no
+
+    union all
+
     select
         node_no,
         watts,
@@ -185,6 +199,7 @@ pieces as (
             *,
             unnest(range(first_minute_no, last_minute_no + 1)) as minute_no
         from bounded
+        where last_minute_no > first_minute_no
     ) as spanning
 
 ),
