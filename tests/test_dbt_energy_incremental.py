@@ -173,3 +173,19 @@ def test_energy_tests_fail_on_broken_invariants(base):
     assert outcome["energy_job_within_interval"][0] == "fail"
     assert outcome["energy_node_within_it_meter"] == ("fail", 2)
     assert outcome["energy_conservation_daily"][0] == "fail"
+
+
+def test_tight_window_reads_the_samples_held_across_its_first_midnight(base):
+    """With a 1-day late window, a sample of 16 January recomputes 15..17 January. gpu001's
+    sample of 22:59:30 UTC (local 23:59:30 on the 14th) holds into the 15th, and its typical
+    interval comes from its UTC day: both must be read for the 15th to come out as in a full build."""
+    work = base[1]
+    wh = fresh_copy(base, "tight")
+    with open_warehouse(wh) as con:
+        RawWriter(con).add("node_power", [{"sample_at": utc("2026-01-16 12:00:00"), "node": "cpu01", "watts": 400.0}],
+                           LATE)
+    run_dbt(wh, work, "run", "--select", ENERGY_MODELS, "--vars", "{late_window_days: 1}")
+    (held,), = query(wh, """select energy_j from intermediate.int_node_minute_energy
+                            where node = 'gpu001' and minute_at = timestamptz '2026-01-14 23:01:00+00'""")
+    assert held == pytest.approx(240_000)
+    assert_same(snapshot(wh), snapshot(full_refresh_copy(wh, work, "tight_full")))

@@ -32,9 +32,10 @@ samples as not materialized (
         ingest_id,
         line_no
     from {{ ref('stg_power__node_samples') }}
-    -- from two UTC days before the first recomputed local day (samples held into it and the
-    -- whole UTC days whose typical interval they use) to two after the last (their successors)
-    where {{ energy_near_window(window, 'sample_at', 2, 2) }}
+    -- from the UTC day before the first recomputed local day (samples held into it, and the
+    -- whole UTC day whose typical interval they use) to two UTC days after the last (the
+    -- samples of the UTC day the local day ends in, with their successors)
+    where {{ energy_near_window(window, 'sample_at', 1, 2) }}
 
 ),
 
