@@ -166,7 +166,8 @@ shared as (
         inventory.max_w,
         sampled_minutes.power_ingest_id,
         job_minutes.job_ingest_id,
-        inventory.ingest_id as inventory_ingest_id
+        -- the inventory delivery in use: a new one recomputes every row
+        (select max(ingest_id) from inventory) as inventory_ingest_id
     from job_minutes
     inner join minute_weights
         on job_minutes.node = minute_weights.node
