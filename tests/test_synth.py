@@ -452,6 +452,7 @@ def test_power_follows_the_jobs(tiny):
             assert np.mean(busy_w) > idle_w * 1.05, n
         if idle_w_s:
             idle_dev.append(abs(np.mean(idle_w_s) / idle_w - 1))
+        assert all(0 <= w <= max_w for w in series.values()), n  # never above the node's rating
         for t, w in series.items():
             if busy[n][t] >= 0.25:
                 ratios.append((w - idle_w) / (max_w - idle_w) / busy[n][t])

@@ -1338,6 +1338,7 @@ class _Power:
         self.start = np.array(start, dtype=np.int64)
         self.end = np.array(end, dtype=np.int64)
         self.idle = np.array([s.idle_w for s in specs])
+        self.max_w = np.array([s.max_w for s in specs], dtype=float)
         self.names = pa.array([s.name for s in specs])
         self.prom_nodes = list(range(min(4, n_gpu)))
         self.csv_nodes = np.array([i for i in range(len(specs)) if i not in self.prom_nodes], dtype=np.int64)
@@ -1350,7 +1351,7 @@ class _Power:
 
     def watts(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         """(sample times, watts[node, sample]) of day ``d``: a sample at t sees the jobs with
-        start <= t < end; watts = idle + (max - idle) x share x load, plus about 1 % noise."""
+        start <= t < end; watts = idle + (max - idle) x share x load, plus about 1 % noise, within [0, max]."""
         ds, de = self.period.day_starts[d], self.period.day_starts[d + 1]
         dt, n_nodes = self.dt, len(self.specs)
         S = (de - ds) // dt
@@ -1365,7 +1366,8 @@ class _Power:
         np.clip(busy, 0, None, out=busy)
         base = self.idle[:, None] + busy
         noise = np.random.default_rng([self.seed, 1000 + d]).normal(0.0, 1.0, size=base.shape)
-        watts = np.round(np.clip(base + noise * (0.01 * base + 3.0), 0, None), 1)
+        # a power supply never reports more than the node's rating: noise is clipped to [0, max_w]
+        watts = np.round(np.clip(base + noise * (0.01 * base + 3.0), 0, self.max_w[:, None]), 1)
         return ds + np.arange(S, dtype=np.int64) * dt, watts
 
     def write(self, out: Path, d: int, sample_t: np.ndarray, watts: np.ndarray, files: _Files) -> None:
