@@ -105,10 +105,17 @@ def print_dq_run(run, console: Console) -> None:
         table.add_row(part.layer, part.batch, str(part.passed), str(part.warnings), str(part.critical), part.status)
     console.print(table)
     for part in parts:
+        failed: dict[tuple[str, str], list[dict]] = {}
         for r in part.results:
             if not r.get("success"):
-                mark = "[red]critical[/red]" if r["severity"] == "critical" else "[yellow]warning[/yellow]"
-                console.print(f"  {mark} {r['suite']} / {r['expectation']}: {r['meaning']} (observed {r.get('observed_value')})")
+                failed.setdefault((r["suite"], r["expectation"]), []).append(r)
+        for (suite, expectation), group in failed.items():
+            first = group[0]
+            mark = "[red]critical[/red]" if first["severity"] == "critical" else "[yellow]warning[/yellow]"
+            days = sorted({str(r["period_start"]) for r in group if r.get("period_start")})
+            where = f" on {len(days)} day(s) from {days[0]}" if days else ""
+            unexpected = sum(r.get("unexpected_count") or 0 for r in group)
+            console.print(f"  {mark} {suite} / {expectation}{where}: {first['meaning']} ({unexpected:,} unexpected)")
         if part.html_path:
             console.print(f"  page: {part.html_path}")
 
