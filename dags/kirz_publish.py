@@ -1,14 +1,16 @@
 """kirz_publish: gate on data quality, publish the analysts' snapshot, issue the reports that are due.
 
-Scheduled on the marts asset (the transform DAG's validated rebuild). Order matters:
+Scheduled on the marts asset (the transform DAG's validated rebuild).
 
-1. ``gate``: over every local day the marts hold, the latest result of each expectation must
-   have no critical failure that is not accepted; otherwise the run fails here, with the
-   gate's reason, and nothing is published (no retries: the answer would be the same). With
-   no marts yet there is nothing to publish and the run is skipped.
-2. ``snapshot``: a new read-only snapshot of the warehouse, swapped in atomically; named after
-   the run's ``run_after``, so re-running the same run rewrites the same snapshot.
-3. ``due_reports`` -> ``issue_report`` (one mapped task per recipient, kind and period): each
+1. ``gated_snapshot``: over every local day the marts hold, the latest result of each
+   expectation must have no critical failure that is not accepted; otherwise the run fails
+   here, with the gate's reason, and nothing is published (no retry: the answer would be the
+   same). Then a new read-only snapshot is written and swapped in atomically, named after the
+   run's ``run_after``, so re-running the same run rewrites the same snapshot. Gate and
+   snapshot are one task on one warehouse connection, so no rebuild can slip in between what
+   was checked and what is published; its high priority in the warehouse pool lets a pending
+   publish go before the next transform. With no marts yet the run is skipped.
+2. ``due_reports`` -> ``issue_report`` (one mapped task per recipient, kind and period): each
    report is rendered from *this* snapshot; an unchanged period makes no new version and a
    version is delivered once, so reruns are safe.
 
@@ -25,6 +27,7 @@ from airflow.sdk import dag, task
 
 from kirz.airflow_assets import MARTS, TIMEZONE, WAREHOUSE_POOL
 
+
 @dag(
     schedule=MARTS,
     start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
@@ -35,34 +38,29 @@ from kirz.airflow_assets import MARTS, TIMEZONE, WAREHOUSE_POOL
     doc_md=__doc__,
 )
 def kirz_publish():
-    @task(pool=WAREHOUSE_POOL, retries=0)
-    def gate() -> dict:
-        """Stop publishing when a critical data-quality failure in the marts' days is not accepted."""
+    @task(pool=WAREHOUSE_POOL, priority_weight=100, weight_rule="absolute")
+    def gated_snapshot(dag_run=None) -> dict:
+        """Gate on data quality, then publish the analysts' snapshot, under one warehouse lock."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from kirz.config import load_settings
-        from kirz.validation import data_days, gate as dq_gate
+        from kirz.publish import publish_snapshot
+        from kirz.validation import data_days, gate
         from kirz.warehouse import open_warehouse
 
         settings = load_settings()
+        stamp = dag_run.run_after.strftime("%Y%m%dT%H%M%SZ")
         with open_warehouse(settings.warehouse_path) as con:
             first, last = data_days(con, settings.timezone, "marts")
             if first is None:
                 raise AirflowSkipException("nothing to publish: the marts hold no days yet")
-            decision = dq_gate(con, first, last)
-        if not decision.ok:
-            raise AirflowFailException(f"data-quality gate: {decision.message}")
-        return {"period": f"{first}..{last}", "warnings": len(decision.warnings), "accepted": len(decision.accepted)}
-
-    @task(pool=WAREHOUSE_POOL)
-    def snapshot(gate_result: dict, dag_run=None) -> dict:
-        """Publish the analysts' snapshot (written whole, then renamed into place)."""
-        from kirz.config import load_settings
-        from kirz.publish import publish_snapshot
-
-        stamp = dag_run.run_after.strftime("%Y%m%dT%H%M%SZ")
-        published = publish_snapshot(load_settings(), run_id=stamp)
-        return {"run_id": stamp, "snapshot": str(published.snapshot), "tables": published.tables}
+            decision = gate(con, first, last)
+            if not decision.ok:
+                raise AirflowFailException(f"data-quality gate: {decision.message}")
+            published = publish_snapshot(settings, run_id=stamp, con=con)
+        return {"run_id": stamp, "snapshot": str(published.snapshot), "tables": published.tables,
+                "period": f"{first}..{last}", "dq_warnings": len(decision.warnings),
+                "dq_accepted": len(decision.accepted)}
 
     @task
     def due_reports(published: dict, dag_run=None) -> list[dict]:
@@ -77,7 +75,7 @@ def kirz_publish():
             for recipient, kind, period in list_due(settings, as_of, db=published["snapshot"])
         ]
 
-    @task(max_active_tis_per_dag=1)
+    @task(max_active_tis_per_dag=2)
     def issue_report(item: dict) -> list[dict]:
         """Render (a new version only when the data changed) and deliver one due report."""
         from kirz.config import load_settings
@@ -94,7 +92,7 @@ def kirz_publish():
             for o in outputs
         ]
 
-    issue_report.expand(item=due_reports(snapshot(gate())))
+    issue_report.expand(item=due_reports(gated_snapshot()))
 
 
 kirz_publish()

@@ -76,11 +76,10 @@ def test_file_name_is_the_dag_id_and_house_settings(dagbag):
         assert dag.doc_md and dag_id in dag.doc_md, dag_id
 
 
-def test_retries_everywhere_but_the_gate(dagbag):
+def test_every_task_retries(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for t in dag.tasks:
-            expected = 0 if (dag_id, t.task_id) == ("kirz_publish", "gate") else 2
-            assert t.retries == expected, (dag_id, t.task_id)
+            assert t.retries == 2, (dag_id, t.task_id)
 
 
 def test_every_awaited_asset_has_a_producer(dagbag):
@@ -114,14 +113,21 @@ def test_assets_wire_ingest_to_transform_to_publish(dagbag):
 
     publish = dagbag.dags["kirz_publish"]
     assert [a.uri for a in _awaited(publish)] == ["kirz://warehouse/marts"]
-    assert [t.task_id for t in publish.topological_sort()] == ["gate", "snapshot", "due_reports", "issue_report"]
+    assert [t.task_id for t in publish.topological_sort()] == ["gated_snapshot", "due_reports", "issue_report"]
 
 
 def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
     reads_live = {("kirz_transform", t) for t in ("validate_raw", "dbt_build", "validate_marts")}
-    reads_live |= {(d, "ingest") for d in INGEST} | {("kirz_publish", "gate"), ("kirz_publish", "snapshot")}
-    for dag_id, task_id in reads_live:
-        assert dagbag.dags[dag_id].get_task(task_id).pool == "kirz_warehouse", (dag_id, task_id)
+    reads_live |= {(d, "ingest") for d in INGEST} | {("kirz_publish", "gated_snapshot")}
+    for dag_id, dag in dagbag.dags.items():
+        for t in dag.tasks:
+            expected = "kirz_warehouse" if (dag_id, t.task_id) in reads_live else "default_pool"
+            assert t.pool == expected, (dag_id, t.task_id)
+    # a pending publish takes the warehouse before the next transform can rebuild the marts
+    gated = dagbag.dags["kirz_publish"].get_task("gated_snapshot")
+    assert gated.priority_weight == 100 and str(gated.weight_rule).endswith("absolute")
+    others = [t for d in dagbag.dags.values() for t in d.tasks if t is not gated]
+    assert max(t.priority_weight for t in others) < 100
 
 
 def test_dag_files_do_no_heavy_imports_at_parse_time():

@@ -153,7 +153,7 @@ def test_publish_gates_snapshots_and_issues_the_due_reports(centre):
 
     dr = centre.runs["publish"]
     states = _states(dr)
-    assert states["gate"] == "success" and states["snapshot"] == "success" and states["due_reports"] == "success"
+    assert states["gated_snapshot"] == "success" and states["due_reports"] == "success"
     stamp = "20261102T060000Z"
     latest = json.loads((centre.settings.published_dir / "LATEST").read_text())
     assert latest == {"run_id": stamp, "snapshot": f"kirz-{stamp}.duckdb"}
@@ -261,8 +261,10 @@ def test_a_critical_finding_stops_publishing_not_ingestion_until_accepted(centre
     log = "".join(capfd.readouterr())
     assert "data-quality gate: publishing" in log and "power_watts_within_node_max" in log
     states = _states(blocked)
-    assert states["gate"] == "failed"
-    assert states["snapshot"] == "upstream_failed"
+    assert states["gated_snapshot"] == "failed"
+    assert states["due_reports"] == "upstream_failed"
+    (gated,) = [ti for ti in blocked.get_task_instances() if ti.task_id == "gated_snapshot"]
+    assert gated.try_number == 1  # a gate decision is not retried
     assert (settings.published_dir / "LATEST").read_text() == latest_before
     assert _report_files(settings) == reports_before
 
