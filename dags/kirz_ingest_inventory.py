@@ -4,6 +4,8 @@ Runs when stable files land in ``<KIRZ_HOME>/landing/inventory/`` (a ``LandingFi
 triggerer fires the landing asset) and nightly. Processed files move to ``archive/`` or
 ``rejected/``; a file already loaded (same sha256) adds nothing, so overlapping events and
 re-runs are safe. ``max_active_runs=1`` keeps two runs from reading the same folder at once.
+Ingestion outranks the transform in the warehouse pool, so files delivered together are all
+loaded before the marts are rebuilt from them (one rebuild, no reports from half a delivery).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ SOURCE = "inventory"
     doc_md=__doc__,
 )
 def kirz_ingest_inventory():
-    @task(outlets=[RAW[SOURCE]], pool=WAREHOUSE_POOL)
+    @task(outlets=[RAW[SOURCE]], pool=WAREHOUSE_POOL, priority_weight=50, weight_rule="absolute")
     def ingest(outlet_events=None) -> dict:
         """Ingest every file waiting in landing/inventory/; skipped (no asset event) when there was none."""
         from airflow.sdk.exceptions import AirflowSkipException

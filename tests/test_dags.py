@@ -123,11 +123,16 @@ def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
         for t in dag.tasks:
             expected = "kirz_warehouse" if (dag_id, t.task_id) in reads_live else "default_pool"
             assert t.pool == expected, (dag_id, t.task_id)
-    # a pending publish takes the warehouse before the next transform can rebuild the marts
+    # in the pool: a pending publish first (it must snapshot what was validated), then waiting
+    # ingests (a delivery is loaded whole before a rebuild), then the transform
     gated = dagbag.dags["kirz_publish"].get_task("gated_snapshot")
     assert gated.priority_weight == 100 and str(gated.weight_rule).endswith("absolute")
-    others = [t for d in dagbag.dags.values() for t in d.tasks if t is not gated]
-    assert max(t.priority_weight for t in others) < 100
+    for d in INGEST:
+        ingest = dagbag.dags[d].get_task("ingest")
+        assert ingest.priority_weight == 50 and str(ingest.weight_rule).endswith("absolute")
+    transform = dagbag.dags["kirz_transform"]
+    # "downstream" weighting: a task's effective weight is at most the sum over its DAG
+    assert sum(t.priority_weight for t in transform.tasks) < 50
 
 
 def test_dag_files_do_no_heavy_imports_at_parse_time():
