@@ -140,7 +140,8 @@ def admin_password(settings: Settings, timeout: float = 120) -> str:
             try:
                 return json.loads(path.read_text())["admin"]
             except (ValueError, KeyError):
-                pass  # being written
+                time.sleep(0.5)  # the file is still being written: read it again
+                continue
         time.sleep(0.5)
     raise TimeoutError(f"Airflow wrote no password file at {path} within {timeout:.0f} s")
 
