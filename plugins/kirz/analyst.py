@@ -15,17 +15,10 @@ from pathlib import Path
 import duckdb
 
 from kirz.config import Settings
-from kirz.publish import latest_snapshot
+from kirz.publish import MART_PERIOD_COLUMN, latest_snapshot
 
 FORMATS = ("table", "csv", "json", "parquet")
 EXPORT_FORMATS = ("parquet", "csv", "xlsx")
-# the column each mart is cut by when a period is asked for
-PERIOD_COLUMN = {
-    "fct_job_usage": "start_at",
-    "fct_usage_daily": "day",
-    "fct_energy_daily": "day",
-    "fct_contract_utilization": "month",
-}
 
 
 class QueryError(ValueError):
@@ -136,8 +129,8 @@ def export_mart(
             start, end = period_bounds(period)
             if mart == "fct_impact_kpis":
                 where, params = "where period = ?", [period]
-            elif mart in PERIOD_COLUMN:
-                col = PERIOD_COLUMN[mart]
+            elif mart in MART_PERIOD_COLUMN:
+                col = MART_PERIOD_COLUMN[mart]
                 if col == "start_at":
                     expr = f"cast(timezone('{settings.timezone}', start_at) as date)"
                 else:

@@ -28,8 +28,9 @@ from kirz.config import Settings
 
 PUBLISHED_SCHEMAS = ("marts", "ref", "snapshots", "audit")
 STORAGE_VERSION = "v1.4.0"
-# mart -> the column its monthly Parquet partitions are cut by
-PARQUET_MONTH_COLUMN = {
+# mart -> the column that places its rows in local time: it cuts the monthly Parquet partitions
+# here and the --period of `kirz export`
+MART_PERIOD_COLUMN = {
     "fct_job_usage": "start_at",
     "fct_usage_daily": "day",
     "fct_energy_daily": "day",
@@ -111,7 +112,7 @@ def publish_snapshot(settings: Settings, run_id: str | None = None, keep: int = 
 def _write_parquet(con, live: str, out_dir: Path, tz: str) -> Path | None:
     """The month-grained marts as Parquet partitioned by local month, swapped in by rename."""
     present = {t for s, t in _tables(con, live) if s == "marts"}
-    todo = {m: c for m, c in PARQUET_MONTH_COLUMN.items() if m in present}
+    todo = {m: c for m, c in MART_PERIOD_COLUMN.items() if m in present}
     if not todo:
         return None
     final = out_dir / "parquet"
