@@ -88,11 +88,13 @@ def main(argv=None) -> int:
 
     full = t.run("transform (dbt build, full)", lambda: transform(settings, full_refresh=True))
     full_s = t.rows[-1][1]
+    _print_slowest(full)
     shutil.copytree(held, settings.landing, dirs_exist_ok=True)
     for source in INGEST_ORDER:
         ingest_landing(settings, sources=(source,))
-    t.run("transform (incremental, +1 day)", lambda: transform(settings))
+    incr = t.run("transform (incremental, +1 day)", lambda: transform(settings))
     incr_s = t.rows[-1][1]
+    _print_slowest(incr)
     t.run("transform (full refresh, same inputs)", lambda: transform(settings, full_refresh=True))
     full2_s = t.rows[-1][1]
 
@@ -125,6 +127,15 @@ def main(argv=None) -> int:
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _print_slowest(run, n=8):
+    """The dbt nodes that took longest in one transform, to show where its time goes."""
+    results = sorted(run.run.results, key=lambda r: -r.execution_time)
+    total = sum(r.execution_time for r in results)
+    print(f"    {len(results)} dbt nodes, {total:.1f} s in all; slowest:")
+    for r in results[:n]:
+        print(f"    {r.execution_time:8.2f} s  {r.resource_type:<9} {r.name}")
 
 
 def _dbt_parse(settings):

@@ -53,27 +53,38 @@ inventory as (
 
 ),
 
+node_numbers as (
+
+    -- a dense integer per node with jobs: node and minute pack into one bigint join key
+    select
+        node,
+        row_number() over (order by node) as node_no
+    from (select distinct node from allocations) as names
+
+),
+
 intervals as (
 
     -- job intervals in epoch microseconds, clipped to the recomputed days
     select
-        job_key,
-        node,
-        gpus_on_node,
-        cpus_on_node,
-        weight_unit,
-        job_ingest_id,
+        allocations.job_key,
+        node_numbers.node_no,
+        allocations.gpus_on_node,
+        allocations.cpus_on_node,
+        allocations.weight_unit,
+        allocations.job_ingest_id,
         {% if bounded %}
-        greatest(epoch_us(start_at), epoch_us({{ local_day_start("date '" ~ window.first ~ "'") }})) as start_us,
-        least(epoch_us(end_at), epoch_us({{ local_day_end("date '" ~ window.last ~ "'") }})) as end_us
+        greatest(epoch_us(allocations.start_at), epoch_us({{ local_day_start("date '" ~ window.first ~ "'") }})) as start_us,
+        least(epoch_us(allocations.end_at), epoch_us({{ local_day_end("date '" ~ window.last ~ "'") }})) as end_us
         {% else %}
-        epoch_us(start_at) as start_us,
-        epoch_us(end_at) as end_us
+        epoch_us(allocations.start_at) as start_us,
+        epoch_us(allocations.end_at) as end_us
         {% endif %}
     from allocations
+    inner join node_numbers on allocations.node = node_numbers.node
     {% if bounded %}
-    where end_at > {{ local_day_start("date '" ~ window.first ~ "'") }}
-      and start_at < {{ local_day_end("date '" ~ window.last ~ "'") }}
+    where allocations.end_at > {{ local_day_start("date '" ~ window.first ~ "'") }}
+      and allocations.start_at < {{ local_day_end("date '" ~ window.last ~ "'") }}
     {% elif window is not none and window.get('empty') %}
     where false
     {% endif %}
@@ -82,7 +93,12 @@ intervals as (
 
 occupied as (
 
-    {{ energy_occupied_minutes('intervals') }}
+    select
+        node * 4294967296 + minute_no as node_minute_key,
+        occupied_us
+    from (
+        {{ energy_occupied_minutes('(select node_no as node, start_us, end_us from intervals)') | indent(8) }}
+    ) as occupied_minutes
 
 ),
 
@@ -90,12 +106,13 @@ job_minutes as (
 
     select
         job_key,
-        node,
+        node_no,
         gpus_on_node,
         cpus_on_node,
         weight_unit,
         job_ingest_id,
         minute_no,
+        node_no * 4294967296 + minute_no as node_minute_key,
         (least(end_us, (minute_no + 1) * 60000000) - greatest(start_us, minute_no * 60000000)) / 1e6
             as overlap_s
     from (
@@ -110,28 +127,40 @@ job_minutes as (
 minute_weights as (
 
     select
-        node,
-        minute_no,
+        node_minute_key,
         sum(gpus_on_node * overlap_s) as gpu_weight,
         sum(cpus_on_node * overlap_s) as cpu_weight,
         sum(overlap_s) as time_weight
     from job_minutes
-    group by node, minute_no
+    group by node_minute_key
 
 ),
 
 sampled_minutes as (
 
-    -- integer minute numbers join faster than timestamps
     select
-        node,
-        epoch_us(minute_at) // 60000000 as minute_no,
-        measured_j,
-        interpolated_j,
-        covered_s,
-        power_ingest_id
+        node_numbers.node_no * 4294967296 + epoch_us(node_minutes.minute_at) // 60000000 as node_minute_key,
+        node_minutes.measured_j,
+        node_minutes.interpolated_j,
+        node_minutes.covered_s,
+        node_minutes.power_ingest_id
     from node_minutes
-    where {{ energy_in_window(window, 'day') }}
+    inner join node_numbers on node_minutes.node = node_numbers.node
+    where {{ energy_in_window(window, 'node_minutes.day') }}
+
+),
+
+node_models as (
+
+    select
+        node_numbers.node_no,
+        node_numbers.node,
+        inventory.gpus,
+        inventory.cpus,
+        inventory.idle_w,
+        inventory.max_w
+    from node_numbers
+    left join inventory on node_numbers.node = inventory.node
 
 ),
 
@@ -139,7 +168,7 @@ shared as (
 
     select
         job_minutes.job_key,
-        job_minutes.node,
+        node_models.node,
         job_minutes.minute_no,
         job_minutes.overlap_s,
         job_minutes.weight_unit,
@@ -151,10 +180,10 @@ shared as (
             else job_minutes.overlap_s / minute_weights.time_weight
         end as job_share,
         case
-            when job_minutes.weight_unit = 'gpu' and minute_weights.gpu_weight > 0 and inventory.gpus > 0
-                then least(1, minute_weights.gpu_weight / (inventory.gpus * occupied.occupied_us / 1e6))
-            when minute_weights.cpu_weight > 0 and inventory.cpus > 0
-                then least(1, minute_weights.cpu_weight / (inventory.cpus * occupied.occupied_us / 1e6))
+            when job_minutes.weight_unit = 'gpu' and minute_weights.gpu_weight > 0 and node_models.gpus > 0
+                then least(1, minute_weights.gpu_weight / (node_models.gpus * occupied.occupied_us / 1e6))
+            when minute_weights.cpu_weight > 0 and node_models.cpus > 0
+                then least(1, minute_weights.cpu_weight / (node_models.cpus * occupied.occupied_us / 1e6))
             else 1
         end as allocated_share,
         occupied.occupied_us / 1e6 as occupied_s,
@@ -162,33 +191,42 @@ shared as (
         coalesce(sampled_minutes.measured_j, 0) as node_measured_j,
         coalesce(sampled_minutes.interpolated_j, 0) as node_interpolated_j,
         coalesce(sampled_minutes.covered_s, 0) as covered_s,
-        inventory.idle_w,
-        inventory.max_w,
+        node_models.idle_w,
+        node_models.max_w,
         sampled_minutes.power_ingest_id,
         job_minutes.job_ingest_id,
         -- the inventory delivery in use: a new one recomputes every row
         (select max(ingest_id) from inventory) as inventory_ingest_id
     from job_minutes
-    inner join minute_weights
-        on job_minutes.node = minute_weights.node
-        and job_minutes.minute_no = minute_weights.minute_no
-    inner join occupied
-        on job_minutes.node = occupied.node
-        and job_minutes.minute_no = occupied.minute_no
-    left join sampled_minutes
-        on job_minutes.node = sampled_minutes.node
-        and job_minutes.minute_no = sampled_minutes.minute_no
-    left join inventory
-        on job_minutes.node = inventory.node
+    inner join minute_weights on job_minutes.node_minute_key = minute_weights.node_minute_key
+    inner join occupied on job_minutes.node_minute_key = occupied.node_minute_key
+    left join sampled_minutes on job_minutes.node_minute_key = sampled_minutes.node_minute_key
+    inner join node_models on job_minutes.node_no = node_models.node_no
+
+),
+
+day_map as (
+
+    -- the local day of each UTC quarter-hour in range (time zone offsets are whole quarter
+    -- hours): one time zone conversion per quarter instead of one per row
+    select
+        quarter_no,
+        {{ local_date('make_timestamptz(quarter_no * 900000000)') }} as day
+    from range(
+        (select min(minute_no) // 15 from job_minutes),
+        (select max(minute_no) // 15 + 1 from job_minutes)
+    ) as quarters(quarter_no)
 
 ),
 
 timed as (
 
     select
-        *,
-        make_timestamptz(minute_no * 60000000) as minute_at
+        shared.*,
+        make_timestamptz(shared.minute_no * 60000000) as minute_at,
+        day_map.day
     from shared
+    inner join day_map on shared.minute_no // 15 = day_map.quarter_no
 
 ),
 
@@ -198,7 +236,7 @@ final as (
         job_key,
         node,
         minute_at,
-        {{ local_date('minute_at') }} as day,
+        day,
         overlap_s,
         weight_unit,
         job_share,

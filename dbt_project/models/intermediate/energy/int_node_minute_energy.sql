@@ -15,10 +15,21 @@
 -- exactly at minute boundaries. Hold time is 'measured' when the gap to the next sample is at
 -- most 1.5 intervals, otherwise 'interpolated' (bridged); time beyond the 5-interval limit is
 -- missing (not covered). Exact duplicates (node, sample_at): the latest delivery wins.
--- Times are handled as integer microseconds since the epoch for speed and exactness.
+-- Times are handled as integer microseconds since the epoch for speed and exactness; the
+-- pass sorts a single bigint key (node number and instant packed), the cheapest sort DuckDB
+-- offers for it.
 
 {%- set window = energy_window(power=true) %}
 {%- set fallback_interval_us = (var('power_fallback_interval_s', 60) | int) * 1000000 %}
+{#- a sample's hold [from_us, to_us) and its quality, from with_intervals #}
+{%- set hold_columns %}
+        node_no,
+        watts,
+        ingest_id,
+        sample_us as from_us,
+        sample_us + least(coalesce(next_us - sample_us, 5 * interval_us), 5 * interval_us) as to_us,
+        coalesce(next_us - sample_us <= 1.5 * interval_us, false) as is_measured
+{%- endset %}
 
 with
 
@@ -41,7 +52,7 @@ samples as not materialized (
 
 node_numbers as (
 
-    -- a dense integer per node: partitioning the ordered pass on it is much faster than on names
+    -- a dense integer per node, to pack node and instant into one sort key
     select
         node,
         row_number() over (order by node) as node_no
@@ -49,48 +60,64 @@ node_numbers as (
 
 ),
 
-numbered as (
+origin as (
+
+    -- instants are counted from the first sample, so node and instant fit one bigint key
+    -- (node numbers below 2^15, instants within 2^48 microseconds, about 8.9 years)
+    select
+        min(epoch_us(sample_at)) as origin_us,
+        max(epoch_us(sample_at)) - min(epoch_us(sample_at)) as span_us
+    from samples
+
+),
+
+keyed as (
 
     select
-        node_numbers.node_no,
-        epoch_us(samples.sample_at) as sample_us,
+        case
+            when node_numbers.node_no >= 32768 or origin.span_us >= 281474976710656
+                then error('int_node_minute_energy: more than 32767 nodes or 8.9 years of samples in one pass')
+            else node_numbers.node_no * 281474976710656 + (epoch_us(samples.sample_at) - origin.origin_us)
+        end as sample_key,
         samples.watts,
-        samples.ingest_id,
-        -- delivery order as one sort key (line numbers stay below 2^32)
+        -- delivery order as one tie-breaker (line numbers stay below 2^32)
         samples.ingest_id * 4294967296 + samples.line_no as delivery_no
     from samples
     inner join node_numbers on samples.node = node_numbers.node
+    cross join origin
 
 ),
 
 ordered as (
 
-    -- the one ordered pass: the deliveries of an instant sit next to each other, latest last
+    -- the one ordered pass, a single sort on one integer key: each node's samples in time
+    -- order, the deliveries of an instant next to each other, latest last
     select
-        node_no,
-        sample_us,
+        sample_key,
         watts,
-        ingest_id,
-        lead(sample_us) over (
-            partition by node_no
-            order by sample_us, delivery_no
-        ) as following_us
-    from numbered
+        delivery_no,
+        lead(sample_key) over (order by sample_key, delivery_no) as following_key
+    from keyed
 
 ),
 
 deduplicated as (
 
-    -- the last delivery of an instant is the one followed by the next instant (or by nothing)
+    -- the last delivery of an instant is the one followed by the next instant (or by nothing);
+    -- a following key of another node means no successor
     select
-        node_no,
-        sample_us,
-        watts,
-        ingest_id,
-        following_us as next_us,
-        sample_us // 86400000000 as utc_day_no
+        ordered.sample_key // 281474976710656 as node_no,
+        ordered.sample_key % 281474976710656 + origin.origin_us as sample_us,
+        ordered.watts,
+        ordered.delivery_no // 4294967296 as ingest_id,
+        case
+            when ordered.following_key // 281474976710656 = ordered.sample_key // 281474976710656
+                then ordered.following_key % 281474976710656 + origin.origin_us
+        end as next_us,
+        (ordered.sample_key % 281474976710656 + origin.origin_us) // 86400000000 as utc_day_no
     from ordered
-    where following_us is null or following_us > sample_us
+    cross join origin
+    where ordered.following_key is null or ordered.following_key > ordered.sample_key
 
 ),
 
@@ -151,57 +178,69 @@ with_intervals as not materialized (
 
 holds as not materialized (
 
-    select
-        node_no,
-        watts,
-        ingest_id,
-        sample_us as from_us,
-        sample_us + least(coalesce(next_us - sample_us, 5 * interval_us), 5 * interval_us) as to_us,
-        coalesce(next_us - sample_us <= 1.5 * interval_us, false) as is_measured
+    select {{ hold_columns }}
     from with_intervals
 
 ),
 
-bounded as not materialized (
+first_pieces as not materialized (
 
-    select
-        *,
-        from_us // 60000000 as first_minute_no,
-        (to_us - 1) // 60000000 as last_minute_no
-    from holds
-
-),
-
-pieces as (
-
-    -- most holds lie inside one minute; only the others are split at minute boundaries
-    -- (the CTEs above are inlined into both branches rather than held in memory)
+    -- every hold's part in the minute it starts in: most holds lie wholly inside it
     select
         node_no,
         watts,
         ingest_id,
         is_measured,
-        first_minute_no as minute_no,
-        to_us - from_us as held_us
-    from bounded
-    where first_minute_no = last_minute_no
+        from_us // 60000000 as minute_no,
+        least(to_us, (from_us // 60000000 + 1) * 60000000) - from_us as held_us
+    from holds
 
-    union all
+),
 
+later_pieces as not materialized (
+
+    -- the parts of holds that reach into later minutes: only a hold whose next sample lies in
+    -- a later minute (or that has none) can, so the rest of the samples is skipped early
     select
         node_no,
         watts,
         ingest_id,
         is_measured,
         minute_no,
-        least(to_us, (minute_no + 1) * 60000000) - greatest(from_us, minute_no * 60000000) as held_us
+        least(to_us, (minute_no + 1) * 60000000) - minute_no * 60000000 as held_us
     from (
         select
-            *,
-            unnest(range(first_minute_no, last_minute_no + 1)) as minute_no
-        from bounded
-        where last_minute_no > first_minute_no
+            node_no,
+            watts,
+            ingest_id,
+            is_measured,
+            to_us,
+            unnest(range(from_us // 60000000 + 1, (to_us - 1) // 60000000 + 1)) as minute_no
+        from (
+            select
+                node_no,
+                watts,
+                ingest_id,
+                from_us,
+                to_us,
+                is_measured
+            from (
+                select {{ hold_columns }}
+                from with_intervals
+                -- filtered before the typical intervals are joined
+                where next_us is null or next_us // 60000000 > sample_us // 60000000
+            ) as reaching_holds
+        ) as reaching
+        where (to_us - 1) // 60000000 > from_us // 60000000
     ) as spanning
+
+),
+
+pieces as (
+
+    select * from first_pieces
+    union all
+    select * from later_pieces
 
 ),
 
@@ -220,11 +259,26 @@ node_minutes as (
 
 ),
 
-named as (
+day_map as (
+
+    -- the local day of each UTC quarter-hour in range (time zone offsets are whole quarter
+    -- hours): one time zone conversion per quarter instead of one per node-minute
+    select
+        quarter_no,
+        {{ local_date('make_timestamptz(quarter_no * 900000000)') }} as day
+    from range(
+        (select min(minute_no) // 15 from node_minutes),
+        (select max(minute_no) // 15 + 1 from node_minutes)
+    ) as quarters(quarter_no)
+
+),
+
+final as (
 
     select
         node_numbers.node,
         make_timestamptz(node_minutes.minute_no * 60000000) as minute_at,
+        day_map.day,
         node_minutes.measured_j + node_minutes.interpolated_j as energy_j,
         node_minutes.measured_j,
         node_minutes.interpolated_j,
@@ -234,24 +288,8 @@ named as (
         node_minutes.power_ingest_id
     from node_minutes
     inner join node_numbers on node_minutes.node_no = node_numbers.node_no
-
-),
-
-final as (
-
-    select
-        node,
-        minute_at,
-        {{ local_date('minute_at') }} as day,
-        energy_j,
-        measured_j,
-        interpolated_j,
-        covered_s,
-        measured_s,
-        interpolated_s,
-        power_ingest_id
-    from named
-    where {{ energy_in_window(window, local_date('minute_at')) }}
+    inner join day_map on node_minutes.minute_no // 15 = day_map.quarter_no
+    where {{ energy_in_window(window, 'day_map.day') }}
 
 )
 
