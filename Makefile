@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KIRZ_HOME ?= $(CURDIR)/var
 
-.PHONY: demo test bench airflow setup clean
+.PHONY: demo test bench bench-history airflow setup clean
 
 $(STAMP): pyproject.toml
 	@bash scripts/setup-venv.sh $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+bench-history: $(STAMP)
+	$(BIN)/python benchmarks/history.py
 
 airflow: $(STAMP)
 	$(BIN)/kirz airflow

@@ -189,3 +189,45 @@ def test_tight_window_reads_the_samples_held_across_its_first_midnight(base):
                             where node = 'gpu001' and minute_at = timestamptz '2026-01-14 23:01:00+00'""")
     assert held == pytest.approx(240_000)
     assert_same(snapshot(wh), snapshot(full_refresh_copy(wh, work, "tight_full")))
+
+
+def test_incremental_builds_test_the_recomputed_days_and_full_checks_all(base):
+    """An incremental build records the days it recomputed and the energy tests check those
+    days only (a nightly run must not re-test a year of history); `dbt test` on its own and a
+    full build check every day."""
+    work = base[1]
+    wh = fresh_copy(base, "changed-days")
+    with duckdb.connect(str(wh)) as con:
+        # an old day broken behind the models' back: only a check of every day can see it
+        con.execute("""update intermediate.int_node_minute_energy set energy_j = energy_j + 1000
+                       where day = date '2026-01-14' and node = 'cpu01'""")
+    with open_warehouse(wh) as con:
+        RawWriter(con).add("node_power", [{"sample_at": utc("2026-01-30 12:00:00"), "node": "cpu01", "watts": 500.0},
+                                          {"sample_at": utc("2026-01-30 12:00:30"), "node": "cpu01", "watts": 500.0}], LATE)
+    tests = ("energy_conservation_node_minute", "unique_combination_int_node_minute_energy_node__minute_at",
+             "not_null_int_node_minute_energy_energy_j")
+    results = run_dbt(wh, work, "build", "--select", "int_node_minute_energy", *tests, check=False)
+    outcome = {r.node.name: str(r.status).lower() for r in results}
+    assert {n: outcome[n] for n in ("int_node_minute_energy", *tests)} == {"int_node_minute_energy": "success",
+                                                                          **{t: "pass" for t in tests}}
+    assert set(outcome.values()) == {"success", "pass"}
+    recorded = query(wh, """select model, kind, cast(first_day as varchar), cast(last_day as varchar)
+                            from audit.transform_changed_days
+                            where invocation_id = (select invocation_id from audit.transform_changed_days
+                                                   order by recorded_at desc limit 1)""")
+    assert recorded == [("int_node_minute_energy", "days", "2026-01-23", "2026-01-31")]
+
+    results = run_dbt(wh, work, "test", "--select", "energy_conservation_node_minute", check=False)
+    assert [(r.node.name, str(r.status).lower()) for r in results] == [("energy_conservation_node_minute", "fail")]
+
+    # nothing new: nothing recomputed, nothing to test
+    run_dbt(wh, work, "build", "--select", "int_node_minute_energy", *tests)
+    (kind,), = query(wh, "select kind from audit.transform_changed_days order by recorded_at desc limit 1")
+    assert kind == "empty"
+
+    # a full build recomputes and checks every day: the broken day is rebuilt and passes
+    results = run_dbt(wh, work, "build", "--full-refresh", "--select", "int_node_minute_energy", *tests, check=False)
+    outcome = {r.node.name: str(r.status).lower() for r in results}
+    assert set(outcome.values()) == {"success", "pass"} and set(tests) <= set(outcome)
+    (kind,), = query(wh, "select kind from audit.transform_changed_days order by recorded_at desc limit 1")
+    assert kind == "full"

@@ -254,7 +254,7 @@ def built(tmp_path_factory):
     settings = Settings(home=home, timezone="Europe/Berlin")
     with open_warehouse(settings.warehouse_path) as con:
         build_raw(con)
-    result = transform(settings)
+    result = transform(settings, unit_tests=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     con.execute("set TimeZone = 'UTC'")
     yield result, con
@@ -265,15 +265,37 @@ def q(con, sql, params=()):
     return con.execute(sql, list(params)).fetchall()
 
 
+def _unit_tests_defined() -> int:
+    import yaml
+
+    from kirz.transform import DBT_PROJECT_DIR
+
+    return sum(len((yaml.safe_load(f.read_text()) or {}).get("unit_tests") or [])
+               for f in (DBT_PROJECT_DIR / "models").rglob("*.yml"))
+
+
 def test_build_passes_every_model_and_test(built):
     result, _ = built
     assert result.ok, result.message
     assert result.failures == []
     assert result.counts["model"]["error"] == 0
-    assert result.counts["unit_test"]["pass"] >= 4
+    # every unit test of the project ran and passed
+    assert _unit_tests_defined() >= 15
+    assert result.counts["unit_test"]["pass"] == _unit_tests_defined()
     assert result.counts["test"]["pass"] >= 50
     assert result.counts["snapshot"]["pass"] == 1
     assert result.counts["seed"]["pass"] == 6
+
+
+def test_production_builds_leave_unit_tests_out(monkeypatch, tmp_path):
+    import kirz.transform as t
+
+    seen = []
+    monkeypatch.setattr(t, "run_dbt", lambda settings, args: seen.append(args) or t.DbtRun(args=args, success=True))
+    settings = Settings(home=tmp_path)
+    t.transform(settings)
+    t.transform(settings, full_refresh=True, unit_tests=True)
+    assert seen == [["build", "--exclude-resource-type", "unit_test"], ["build", "--full-refresh"]]
 
 
 def test_gpu_hours_per_usage_area_and_day(built):

@@ -69,9 +69,11 @@
     {{ return({'first': first_day, 'last': last_day}) }}
 {% endmacro %}
 
-{# Pre-hook: delete the days the model is about to recompute. #}
+{# Pre-hook: delete the days the model is about to recompute (and record them for the tests,
+   macro record_changed_days). #}
 {% macro energy_delete_window(power=true, jobs=false, inventory=false) %}
     {% set window = energy_window(power=power, jobs=jobs, inventory=inventory) %}
+    {% do record_changed_days(window) %}
     {% if window is none or window.get('empty') %}
         select 1
     {% elif window.get('all') %}
@@ -103,5 +105,91 @@
     {%- else -%}
         {{ ts_expr }} >= timestamptz '{{ (window.first - modules.datetime.timedelta(days=before_days)).isoformat() }} 00:00:00+00'
         and {{ ts_expr }} < timestamptz '{{ (window.last + modules.datetime.timedelta(days=after_days)).isoformat() }} 00:00:00+00'
+    {%- endif -%}
+{%- endmacro %}
+
+{# Tests of the incremental energy models check the days this invocation recomputed, not the
+   whole history, so that a nightly run costs the same on a year of history as on a week.
+   Each model's pre-hook records its window in audit.transform_changed_days under dbt's
+   invocation_id; changed_days() turns the records of the current invocation into a condition
+   on a local-day column:
+     - no record (a `dbt test` on its own, or the model was not built): true, test everything;
+     - a full build or a recompute of all days: true;
+     - nothing recomputed: false;
+     - otherwise the union of the recomputed ranges (first to last day).
+   Generic tests use it through their `where` config: the placeholder __changed_days__ is
+   replaced at run time (macro get_where_subquery). #}
+{% macro record_changed_days(window) %}
+    {% if not execute %}
+        {{ return(none) }}
+    {% endif %}
+    {% if window is none %}
+        {% set kind, first_day, last_day = 'full', 'null', 'null' %}
+    {% elif window.get('all') %}
+        {% set kind, first_day, last_day = 'all', 'null', 'null' %}
+    {% elif window.get('empty') %}
+        {% set kind, first_day, last_day = 'empty', 'null', 'null' %}
+    {% else %}
+        {% set kind = 'days' %}
+        {% set first_day = "date '" ~ window.first ~ "'" %}
+        {% set last_day = "date '" ~ window.last ~ "'" %}
+    {% endif %}
+    {% set statement %}
+        create schema if not exists audit;
+        create table if not exists audit.transform_changed_days (
+            invocation_id varchar not null,
+            model varchar not null,
+            kind varchar not null,
+            first_day date,
+            last_day date,
+            recorded_at timestamptz not null default current_timestamp
+        );
+        delete from audit.transform_changed_days
+        where recorded_at < current_timestamp - interval '30 days';
+        insert into audit.transform_changed_days (invocation_id, model, kind, first_day, last_day)
+        values ('{{ invocation_id }}', '{{ this.identifier }}', '{{ kind }}', {{ first_day }}, {{ last_day }});
+    {% endset %}
+    {% do run_query(statement) %}
+{% endmacro %}
+
+{% macro changed_days(day_expr='day') %}
+    {% if not execute %}
+        {{ return('true') }}
+    {% endif %}
+    {% set exists = run_query(
+        "select count(*) from information_schema.tables "
+        ~ "where table_schema = 'audit' and table_name = 'transform_changed_days'"
+    ).rows[0][0] %}
+    {% if exists == 0 %}
+        {{ return('true') }}
+    {% endif %}
+    {% set row = run_query(
+        "select count(*), count(*) filter (where kind in ('full', 'all')), "
+        ~ "count(*) filter (where kind = 'days'), "
+        ~ "cast(min(first_day) as varchar), cast(max(last_day) as varchar) "
+        ~ "from audit.transform_changed_days where invocation_id = '" ~ invocation_id ~ "'"
+    ).rows[0] %}
+    {% if row[0] == 0 or row[1] > 0 %}
+        {{ return('true') }}
+    {% elif row[2] == 0 %}
+        {{ return('false') }}
+    {% endif %}
+    {{ return(day_expr ~ " between date '" ~ row[3] ~ "' and date '" ~ row[4] ~ "'") }}
+{% endmacro %}
+
+{# dbt's get_where_subquery, with the placeholder __changed_days__ in a test's `where` config
+   replaced by changed_days('day') at run time. #}
+{% macro get_where_subquery(relation) -%}
+    {% set where = config.get('where', '') %}
+    {% if where %}
+        {% if '__changed_days__' in where %}
+            {% set where = where | replace('__changed_days__', changed_days('day')) %}
+        {% endif %}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {% do return(filtered) %}
+    {%- else -%}
+        {% do return(relation) %}
     {%- endif -%}
 {%- endmacro %}

@@ -8,6 +8,7 @@ with
 parts as (
 
     select * from {{ ref('int_job_node_minute_energy') }}
+    where {{ changed_days('day') }}
 
 ),
 
@@ -20,6 +21,7 @@ allocations as (
 job_days as (
 
     select * from {{ ref('int_job_energy_daily') }}
+    where {{ changed_days('day') }}
 
 ),
 

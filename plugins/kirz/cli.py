@@ -109,15 +109,17 @@ def _parse_day(text: Optional[str]):
 def transform(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild incremental models from scratch."),
     select: Optional[str] = typer.Option(None, "--select", help="dbt selection (default: everything)."),
+    unit_tests: bool = typer.Option(
+        False, "--unit-tests", help="Also run dbt's unit tests (SQL logic on fixed inputs; left out of production builds)."),
     home: Optional[Path] = HomeOpt,
 ):
-    """Build the warehouse with dbt (seeds, models, snapshots, tests) and print a summary."""
+    """Build the warehouse with dbt (seeds, models, snapshots, data tests) and print a summary."""
     from kirz.pipeline import print_transform_result
     from kirz.transform import transform as run
 
     settings = _settings(home)
     with console.status("dbt build ...", spinner="dots") if _progress_enabled(settings) else _null():
-        result = run(settings, full_refresh=full_refresh, select=select)
+        result = run(settings, full_refresh=full_refresh, select=select, unit_tests=unit_tests)
     print_transform_result(result, console)
     if not result.ok:
         raise typer.Exit(1)

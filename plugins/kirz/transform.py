@@ -243,8 +243,13 @@ def transform(
     settings: Settings,
     full_refresh: bool = False,
     select: str | None = None,
+    unit_tests: bool = False,
 ) -> TransformResult:
     """``dbt build`` of the whole project (or ``select``): seeds, models, snapshots and tests.
+
+    dbt's unit tests check the SQL logic on fixed inputs, not the data: as dbt recommends for
+    production builds, they are left out unless ``unit_tests`` is set (``make test`` and
+    ``kirz transform --unit-tests`` run them).
 
     ``TransformResult.ok`` is False when any node errors or any test fails; the message names
     each failing node.
@@ -254,6 +259,8 @@ def transform(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     return summarise(run_dbt(settings, args))
 
 
