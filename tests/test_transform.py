@@ -717,3 +717,19 @@ def test_failing_dbt_test_names_itself(tmp_path):
     assert "relationships_stg_contracts__versions_usage_area" in result.message
     assert result.counts["seed"]["pass"] == 2
     assert result.counts["model"]["pass"] == 1
+
+
+def test_incremental_job_resolution_equals_full_refresh(builds):
+    """int_jobs_resolved is incremental: only jobs with a new version are resolved again, and
+    the stored table equals a full refresh's (job 202's late record replaces its running one)."""
+    con = builds["con"]
+    a = con.execute(rounded_select(con, "intermediate", "int_jobs_resolved") + " order by job_key").fetchall()
+    b = con.execute(rounded_select(con, "intermediate", "int_jobs_resolved", db="full_db") + " order by job_key").fetchall()
+    assert a == b and len(a) == len(_allocation_keys(con))
+    (state, running), = con.execute(
+        "select state, is_running from intermediate.int_jobs_resolved where job_id = '202'").fetchall()
+    assert (state, running) == ("COMPLETED", False)
+
+
+def _allocation_keys(con):
+    return con.execute("select distinct job_key from staging.stg_slurm__jobs where not is_step").fetchall()

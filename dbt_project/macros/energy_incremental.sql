@@ -24,22 +24,23 @@
     {% set query %}
         select
             {% if power %}
-            (select cast(min({{ local_date('sample_at') }}) as varchar)
+            -- local days grow with UTC time: the days of the first and last instants
+            (select cast({{ local_date('min(sample_at)') }} as varchar)
              from {{ ref('stg_power__node_samples') }}
              where ingest_id > (select coalesce(max(power_ingest_id), 0) from {{ this }})),
-            (select cast(max({{ local_date('sample_at') }}) as varchar)
+            (select cast({{ local_date('max(sample_at)') }} as varchar)
              from {{ ref('stg_power__node_samples') }}
              where ingest_id > (select coalesce(max(power_ingest_id), 0) from {{ this }})),
             {% else %}
             null, null,
             {% endif %}
             {% if jobs %}
-            (select cast(min({{ local_date('start_at') }}) as varchar)
+            (select cast({{ local_date('min(start_at)') }} as varchar)
              from {{ ref('stg_slurm__jobs') }}
              where not is_step and start_at is not null and job_key in (
                  select job_key from {{ ref('stg_slurm__jobs') }}
                  where ingest_id > (select coalesce(max(job_ingest_id), 0) from {{ this }}))),
-            (select cast(max({{ local_date("greatest(start_at, coalesce(end_at, start_at + interval '1 second' * coalesce(elapsed_s, 0)) - interval '1 microsecond')") }}) as varchar)
+            (select cast({{ local_date("max(greatest(start_at, coalesce(end_at, start_at + interval '1 second' * coalesce(elapsed_s, 0)) - interval '1 microsecond'))") }} as varchar)
              from {{ ref('stg_slurm__jobs') }}
              where not is_step and start_at is not null and job_key in (
                  select job_key from {{ ref('stg_slurm__jobs') }}

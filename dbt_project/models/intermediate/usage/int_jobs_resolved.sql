@@ -1,11 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='job_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 -- One row per Slurm allocation: the latest delivered version (highest ingest_id, then
 -- highest line_no), with the effective usage interval [start_at, end_at).
+-- Incremental: only allocations with a version delivered after the stored watermark (the
+-- highest ingest_id stored) are resolved again, from all their versions.
 
 with
 
 jobs as (
 
     select * from {{ ref('stg_slurm__jobs') }}
+    {% if is_incremental() %}
+    where job_key in (
+        select job_key from {{ ref('stg_slurm__jobs') }}
+        where not is_step
+          and ingest_id > (select coalesce(max(ingest_id), -1) from {{ this }})
+    )
+    {% endif %}
 
 ),
 
