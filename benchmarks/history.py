@@ -8,6 +8,9 @@ three warehouses:
   week   - a nightly incremental run on top of the 7 days before it;
   year   - a nightly incremental run on top of all the days before it.
 
+In week and year, the nightly validation of the marts (the days whose content changed) is
+timed as well.
+
 The ratios year/week and year/empty are what to quote (shared, noisy machines). The time the
 full build of the year took is printed for comparison.
 """
@@ -60,6 +63,7 @@ def main(argv=None) -> int:
     from kirz.pipeline import INGEST_ORDER, ingest_landing
     from kirz.synth import synthesize
     from kirz.transform import transform
+    from kirz.validation import validate
 
     work = args.work or Path(tempfile.mkdtemp(prefix="kirz-bench-history-"))
     start = date.fromisoformat(args.start)
@@ -100,19 +104,27 @@ def main(argv=None) -> int:
         ingest(settings, f"{label}: history")
         t.run(f"{label}: build of {len(history)} days", lambda s=settings: checked(transform(s)))
         figures[f"{label}_history_build_s"] = t.rows[-1][1]
+        t.run(f"{label}: validate marts, every day", lambda s=settings: validate(s, layer="marts"))
         stage_days(synth, settings.landing, [night])
         ingest(settings, f"{label}: night")
         result = t.run(f"{label}: nightly run (+1 day)", lambda s=settings: checked(transform(s)))
         figures[f"{label}_nightly_s"] = t.rows[-1][1]
         _print_slowest(result)
+        run = t.run(f"{label}: nightly validate marts", lambda s=settings: validate(s, layer="marts"))
+        figures[f"{label}_nightly_validate_marts_s"] = t.rows[-1][1]
+        print(f"    batch {run.batch}")
 
     figures["ratio_year_to_week"] = figures["year_nightly_s"] / figures["week_nightly_s"]
     figures["ratio_year_to_empty"] = figures["year_nightly_s"] / figures["empty_s"]
+    figures["ratio_validate_year_to_week"] = (figures["year_nightly_validate_marts_s"]
+                                              / figures["week_nightly_validate_marts_s"])
     figures["peak_rss_mb"] = peak_rss_mb()
     print()
     print(f"nightly run on a year of history: {figures['year_nightly_s']:.2f} s "
           f"= {figures['ratio_year_to_week']:.2f} x on a week of history "
           f"= {figures['ratio_year_to_empty']:.2f} x the first run on an empty warehouse")
+    print(f"nightly validation of the marts (changed days): {figures['year_nightly_validate_marts_s']:.2f} s on a "
+          f"year = {figures['ratio_validate_year_to_week']:.2f} x on a week")
     print(f"full build of the year's history: {figures['year_history_build_s']:.2f} s")
     print(f"peak memory (max RSS): {figures['peak_rss_mb']:.0f} MB")
     if args.json:

@@ -190,6 +190,30 @@ def test_without_a_window_a_layer_validates_what_was_ingested_since_its_last_run
     assert _query(warehouse, "select layer, last_ingest_id from audit.dq_watermarks") == [("raw", 7)]
 
 
+def test_marts_without_a_window_validate_the_days_whose_content_changed(settings, warehouse):
+    first = validate(settings, layer="marts")
+    # the first run covers every day the marts hold (a KPI period counts as its first day with data)
+    assert first.batch == "changed:2026-10-20..2026-10-21 (2 days)" and first.status == "passed"
+    again = validate(settings, layer="marts")
+    assert again.batch == "changed:none" and again.period_start is None and again.results == []
+
+    # a rebuild restates D2 with negative GPU-hours: only D2 is validated, and it fails
+    with open_warehouse(warehouse) as con:
+        con.execute("update marts.fct_usage_daily set gpu_hours = -16 where day = date '2026-10-21'")
+    broken = validate(settings, layer="marts")
+    assert broken.batch == "changed:2026-10-21..2026-10-21 (1 day)" and broken.status == "failed"
+    assert ("usage_daily_nonnegative", D2) in {(r["expectation"], r["period_start"])
+                                               for r in broken.results if not r["success"]}
+    with open_warehouse(warehouse) as con:
+        assert not gate(con, D1, D2).ok
+        # the next rebuild fixes it: the day's content changed again, so it is validated again
+        con.execute("update marts.fct_usage_daily set gpu_hours = 16 where day = date '2026-10-21'")
+    fixed = validate(settings, layer="marts")
+    assert fixed.batch == "changed:2026-10-21..2026-10-21 (1 day)" and fixed.status == "passed"
+    with open_warehouse(warehouse) as con:
+        assert gate(con, D1, D2).ok
+
+
 def test_a_missing_mart_is_reported_not_raised(settings, warehouse):
     with open_warehouse(warehouse) as con:
         con.execute("drop table marts.fct_impact_kpis")

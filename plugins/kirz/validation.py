@@ -108,6 +108,18 @@ DQ_DDL = [
         updated_at      timestamptz not null
     )
     """,
+    # the mart content last validated, per mart and day (or KPI period): a marts run without a
+    # window validates the days whose content changed since
+    """
+    create table if not exists audit.dq_mart_fingerprints (
+        mart         varchar not null,
+        key          varchar not null,
+        day          date not null,
+        fingerprint  varchar not null,
+        recorded_at  timestamptz not null,
+        primary key (mart, key)
+    )
+    """,
 ]
 
 RESULT_COLUMNS = (
@@ -632,14 +644,95 @@ def data_days(con, tz: str, layer: str) -> tuple[date | None, date | None]:
     return row[0], row[1]
 
 
+def mart_fingerprints(con, tz: str) -> dict[tuple[str, str], tuple[date, str]]:
+    """The content of the period-bound marts as (mart, key) -> (local day, fingerprint): one
+    entry per day of fct_usage_daily and fct_energy_daily, per local start day of
+    fct_job_usage and per KPI period of fct_impact_kpis (dated by the period's first day).
+    A fingerprint is the row count and the sum of the rows' hashes: any changed, added or
+    removed row changes it."""
+    scope = FrameScope(tz=tz)
+    parts = []
+    for mart, day_expr in (("fct_usage_daily", "day"), ("fct_energy_daily", "day"),
+                           ("fct_job_usage", scope.local_day("start_at"))):
+        if _table_exists(con, f"marts.{mart}"):
+            parts.append(f"""
+                select '{mart}' as mart, cast({day_expr} as varchar) as key, {day_expr} as day,
+                       count(*) || ':' || sum(hash(t)::hugeint) as fingerprint
+                from marts.{mart} as t
+                where {day_expr} is not null
+                group by all""")
+    if _table_exists(con, "marts.fct_impact_kpis"):
+        parts.append(r"""
+            select 'fct_impact_kpis' as mart, key, day, fingerprint from (
+                select period_type || '|' || cast(period as varchar) as key,
+                       case
+                           when period_type = 'month' and regexp_full_match(cast(period as varchar), '\d{4}-\d{2}')
+                               then cast(cast(period as varchar) || '-01' as date)
+                           when period_type = 'quarter' and regexp_full_match(cast(period as varchar), '\d{4}-?Q[1-4]')
+                               then make_date(cast(left(cast(period as varchar), 4) as integer),
+                                              3 * cast(right(cast(period as varchar), 1) as integer) - 2, 1)
+                           when period_type = 'year' and regexp_full_match(cast(period as varchar), '\d{4}')
+                               then make_date(cast(cast(period as varchar) as integer), 1, 1)
+                       end as day,
+                       count(*) || ':' || sum(hash(t)::hugeint) as fingerprint
+                from marts.fct_impact_kpis as t
+                group by all
+            ) where day is not null""")
+    if not parts:
+        return {}
+    rows = con.execute(" union all ".join(parts)).fetchall()
+    return {(mart, key): (day, fp) for mart, key, day, fp in rows}
+
+
+def changed_mart_days(con, tz: str, current: dict | None = None) -> list[date]:
+    """Local days whose mart content differs from what the last marts run without a window
+    validated (every day on the first such run)."""
+    import bisect
+
+    init_dq_schema(con)
+    current = mart_fingerprints(con, tz) if current is None else current
+    stored = {(m, k): fp for m, k, fp in con.execute(
+        "select mart, key, fingerprint from audit.dq_mart_fingerprints").fetchall()}
+    data_days = sorted({day for (mart, _), (day, _) in current.items() if mart != "fct_impact_kpis"})
+    changed = set()
+    for (mart, key), (day, fp) in current.items():
+        if stored.get((mart, key)) == fp:
+            continue
+        if mart != "fct_impact_kpis":
+            changed.add(day)
+            continue
+        # a KPI period stands for its first day holding data: validating it covers the period
+        i = bisect.bisect_left(data_days, day)
+        if i < len(data_days):
+            changed.add(data_days[i])
+    return sorted(changed)
+
+
+def _store_mart_fingerprints(con, current: dict) -> None:
+    con.execute("delete from audit.dq_mart_fingerprints")
+    if current:
+        now = datetime.now(timezone.utc)
+        con.executemany(
+            "insert into audit.dq_mart_fingerprints values (?, ?, ?, ?, ?)",
+            [[mart, key, day, fp, now] for (mart, key), (day, fp) in current.items()],
+        )
+
+
 @dataclass
 class _Plan:
     batch: str
     days: list[date]
     ingest_hi: int | None  # move the watermark here after the run
+    fingerprints: dict | None = None  # store these as validated after the run
 
 
 def _plan(con, settings: Settings, layer: str, since: date | None, until: date | None) -> _Plan:
+    if since is None and until is None and layer == "marts":
+        current = mart_fingerprints(con, settings.timezone)
+        days = changed_mart_days(con, settings.timezone, current)
+        unit = "day" if len(days) == 1 else "days"
+        batch = f"changed:{days[0].isoformat()}..{days[-1].isoformat()} ({len(days)} {unit})" if days else "changed:none"
+        return _Plan(batch=batch, days=days, ingest_hi=None, fingerprints=current)
     if since is None and until is None:
         lo = _watermark(con, layer) + 1
         hi = _max_ingest_id(con)
@@ -787,6 +880,8 @@ def _validate_layer(con, settings: Settings, layer: str, since, until, chunk_day
         _store_run(con, run)
         if plan.ingest_hi is not None:
             _set_watermark(con, layer, plan.ingest_hi)
+        if plan.fingerprints is not None:
+            _store_mart_fingerprints(con, plan.fingerprints)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -805,9 +900,11 @@ def validate(
     """Run the suites of a layer (both when ``layer`` is None) and record the run.
 
     The window is the local days ``since..until`` (inclusive; ``until`` alone is one day,
-    ``since`` alone runs to the last day holding data); without either, the days touched by
-    the ingests this layer has not validated yet (batch ``ingest:<first>-<last>``; the first
-    such run covers the whole history). Tables that are not period-bound
+    ``since`` alone runs to the last day holding data); without either, for the raw layer the
+    days touched by the ingests it has not validated yet (batch ``ingest:<first>-<last>``),
+    for the marts the days whose content changed since the last such run (batch
+    ``changed:...``: a rebuild may restate days no new file touched, an amended contract or
+    late samples); the first such run covers the whole history. Tables that are not period-bound
     (inventory, contracts) are validated whole every time. Findings never raise: they are
     stored in ``audit.dq_runs``/``audit.dq_results`` and rendered to
     ``<home>/dq/<run_id>.html`` and ``<home>/dq/latest.html``.
