@@ -733,3 +733,25 @@ def test_incremental_job_resolution_equals_full_refresh(builds):
 
 def _allocation_keys(con):
     return con.execute("select distinct job_key from staging.stg_slurm__jobs where not is_step").fetchall()
+
+
+def test_the_transform_runs_under_the_configured_memory_limit(tmp_path):
+    """profiles.yml hands settings.memory_limit (KIRZ_MEMORY_LIMIT) to DuckDB."""
+    from dbt.cli.main import dbtRunner
+
+    import kirz.transform as t
+
+    settings = Settings(home=tmp_path, memory_limit="1234MB")
+    settings.warehouse_path.parent.mkdir(parents=True)
+    paths = t.dbt_paths(settings)
+    with t._dbt_environment(settings):
+        res = dbtRunner().invoke([
+            "show", "--inline", "select current_setting('memory_limit') as m",
+            "--project-dir", str(t.DBT_PROJECT_DIR), "--profiles-dir", str(t.DBT_PROJECT_DIR),
+            "--target-path", str(paths["target"]), "--log-path", str(paths["logs"]), "--quiet",
+        ])
+    t._release_duckdb()
+    assert res.success, res.exception
+    (limit,), = [tuple(row) for row in res.result.results[0].agate_table.rows]
+    # DuckDB reports the limit in GiB: 1234 MB = 1.149 GiB (its default would be 80 % of RAM)
+    assert limit == "1.1 GiB"

@@ -26,6 +26,8 @@ class Settings:
     design_it_power_kw: float = 3000.0
     floor_area_m2: float = 1000.0
     progress: bool | None = None  # None: only when stdout is a terminal
+    # DuckDB's memory limit during the transform: larger sorts and aggregates spill to disk
+    memory_limit: str = "3GB"
     extra: dict = field(default_factory=dict)
 
     @property

@@ -110,6 +110,7 @@ def _dbt_environment(settings: Settings) -> Iterator[None]:
     wanted = {
         "KIRZ_WAREHOUSE": str(Path(settings.warehouse_path).resolve()),
         "KIRZ_TIMEZONE": settings.timezone,
+        "KIRZ_MEMORY_LIMIT": settings.memory_limit,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with _env_lock:
