@@ -649,7 +649,8 @@ def mart_fingerprints(con, tz: str) -> dict[tuple[str, str], tuple[date, str]]:
     entry per day of fct_usage_daily and fct_energy_daily, per local start day of
     fct_job_usage and per KPI period of fct_impact_kpis (dated by the period's first day).
     A fingerprint is the row count and the sum of the rows' hashes: any changed, added or
-    removed row changes it."""
+    removed row changes it. Floating-point values are hashed at 10 significant digits, so that
+    a rebuild that adds the same numbers in another order (parallel sums) changes nothing."""
     scope = FrameScope(tz=tz)
     parts = []
     for mart, day_expr in (("fct_usage_daily", "day"), ("fct_energy_daily", "day"),
@@ -657,8 +658,8 @@ def mart_fingerprints(con, tz: str) -> dict[tuple[str, str], tuple[date, str]]:
         if _table_exists(con, f"marts.{mart}"):
             parts.append(f"""
                 select '{mart}' as mart, cast({day_expr} as varchar) as key, {day_expr} as day,
-                       count(*) || ':' || sum(hash(t)::hugeint) as fingerprint
-                from marts.{mart} as t
+                       count(*) || ':' || sum({_row_hash(con, mart)}::hugeint) as fingerprint
+                from marts.{mart}
                 where {day_expr} is not null
                 group by all""")
     if _table_exists(con, "marts.fct_impact_kpis"):
@@ -674,14 +675,29 @@ def mart_fingerprints(con, tz: str) -> dict[tuple[str, str], tuple[date, str]]:
                            when period_type = 'year' and regexp_full_match(cast(period as varchar), '\d{4}')
                                then make_date(cast(cast(period as varchar) as integer), 1, 1)
                        end as day,
-                       count(*) || ':' || sum(hash(t)::hugeint) as fingerprint
-                from marts.fct_impact_kpis as t
+                       count(*) || ':' || sum(ROW_HASH::hugeint) as fingerprint
+                from marts.fct_impact_kpis
                 group by all
-            ) where day is not null""")
+            ) where day is not null""".replace("ROW_HASH", _row_hash(con, "fct_impact_kpis")))
     if not parts:
         return {}
     rows = con.execute(" union all ".join(parts)).fetchall()
     return {(mart, key): (day, fp) for mart, key, day, fp in rows}
+
+
+def _row_hash(con, mart: str) -> str:
+    """hash() over every column of a mart, doubles rounded to 10 significant digits."""
+    cols = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'marts' and table_name = ? order by ordinal_position", [mart]).fetchall()
+    exprs = []
+    for name, kind in cols:
+        col = f'"{name}"'
+        if kind in ("DOUBLE", "FLOAT", "REAL"):
+            col = (f"case when {col} = 0 or not isfinite({col}) then {col} "
+                   f"else round({col}, 9 - cast(floor(log10(abs({col}))) as integer)) end")
+        exprs.append(col)
+    return f"hash({', '.join(exprs)})"
 
 
 def changed_mart_days(con, tz: str, current: dict | None = None) -> list[date]:
