@@ -1,55 +1,10 @@
 """kirz_ingest_inventory: load the inventory YAML (nodes and meters) from landing/inventory/ into raw.inventory_*.
 
-Runs when stable files land in ``<KIRZ_HOME>/landing/inventory/`` (a ``LandingFileTrigger`` in the
-triggerer fires the landing asset) and nightly. Processed files move to ``archive/`` or
-``rejected/``; a file already loaded (same sha256) adds nothing, so overlapping events and
-re-runs are safe. ``max_active_runs=1`` keeps two runs from reading the same folder at once.
-Ingestion outranks the transform in the warehouse pool, so files delivered together are all
-loaded before the marts are rebuilt from them (one rebuild, no reports from half a delivery).
+The DAG (schedule, task, pool, retries) is the same for every source: kirz.airflow_ingest.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from kirz.airflow_ingest import ingest_dag
 
-import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-
-from kirz.airflow_assets import LANDING, NIGHTLY_INGEST, RAW, TIMEZONE, WAREHOUSE_POOL
-
-SOURCE = "inventory"
-
-
-@dag(
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(NIGHTLY_INGEST, timezone=TIMEZONE), assets=LANDING[SOURCE]
-    ),
-    start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
-    catchup=False,
-    max_active_runs=1,
-    tags=["kirz", "ingest", SOURCE],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-    doc_md=__doc__,
-)
-def kirz_ingest_inventory():
-    @task(outlets=[RAW[SOURCE]], pool=WAREHOUSE_POOL, priority_weight=50, weight_rule="absolute")
-    def ingest(outlet_events=None) -> dict:
-        """Ingest every file waiting in landing/inventory/; skipped (no asset event) when there was none."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from kirz.config import load_settings
-        from kirz.pipeline import ingest_source
-
-        settings = load_settings()
-        summary = ingest_source(settings, SOURCE)
-        if summary["files"] == 0:
-            raise AirflowSkipException(f"nothing to ingest: {settings.landing_for(SOURCE)} holds no files")
-        outlet_events[RAW[SOURCE]].extra = {
-            k: summary[k] for k in ("files", "loaded", "duplicate", "rows_loaded", "rows_quarantined")
-        }
-        return summary
-
-    ingest()
-
-
-kirz_ingest_inventory()
+kirz_ingest_inventory = ingest_dag("inventory", __doc__)
