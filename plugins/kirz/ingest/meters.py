@@ -38,10 +38,10 @@ from kirz.ingest.power import (
     first_line,
     header_fields,
     numbered_lines,
+    parse_measurement_csv,
     run_rows,
     split_sql,
     strip_bom,
-    utc_timestamp_sql,
 )
 from kirz.localtime import utc_candidates
 
@@ -100,50 +100,8 @@ def parse(path: Path, ctx: ParseContext) -> Parsed:
 
 
 def _parse_csv(path: Path, data: bytes) -> Parsed:
-    lines, replaced = numbered_lines(data)
-    if lines.num_rows == 0:
-        raise FormatError(path, "meters_csv: empty file, no header")
-    pos = csv_positions(path, first_data_line(lines), ",", CSV_HEADER, "meters_csv")
-    utf8_check = "when contains(line, '\ufffd') then 'encoding: invalid UTF-8 bytes in line'" if replaced else ""
-    has_cr = b"\r" in data
-    sql = f"""
-        with s as ({split_sql(',', has_cr)}
-        ), p as (
-            select line_no, line, len(f) as nf,
-                   {field_sql(pos['timestamp'])} as ts_raw,
-                   {field_sql(pos['meter_id'])} as meter_id,
-                   {field_sql(pos['kwh'])} as k_raw
-            from s
-        ), c as (
-            select *, {utc_timestamp_sql('ts_raw', epoch=False)} as reading_at,
-                   try_cast(k_raw as double) as kwh
-            from p
-        ), r as (
-            select *, case
-                when nf <> 3 then format('field count: expected 3 fields (timestamp,meter_id,kwh), found {{}}', nf)
-                {utf8_check}
-                when reading_at is null then format('timestamp: ''{{}}'' is not ISO 8601', ts_raw)
-                when meter_id = '' then 'meter_id: empty'
-                when kwh is null then format('kwh: ''{{}}'' is not a number', k_raw)
-                when isnan(kwh) then format('kwh: ''{{}}'' is NaN, not a reading', k_raw)
-                when isinf(kwh) then format('kwh: ''{{}}'' is not finite', k_raw)
-            end as reason
-            from c
-        )
-        select line_no, case when reason is not null then line end as line,
-               reading_at, meter_id, kwh, reason
-        from r where line_no > 1
-        order by line_no
-    """
-    good, quarantine = run_rows(lines, sql, ["reading_at", "meter_id", "kwh"])
-    table = finish_table(TABLE, good)
-    return Parsed(
-        format="meters_csv",
-        tables={TABLE: table},
-        quarantine=quarantine,
-        rows_read=table.num_rows + len(quarantine),
-        warnings=end_warnings(data),
-    )
+    return parse_measurement_csv(path, data, fmt="meters_csv", table=TABLE, header=CSV_HEADER,
+                                 columns=("reading_at", "meter_id", "kwh"), epoch=False, what="a reading")
 
 
 def _parse_export(path: Path, data: bytes, tz: ZoneInfo) -> Parsed:

@@ -261,51 +261,76 @@ def parse(
     raise FormatError(path, f"format {fmt!r} is not a power format ({', '.join(FORMATS)})")
 
 
-def _parse_csv(path: Path, data: bytes) -> Parsed:
+def parse_measurement_csv(
+    path: Path,
+    data: bytes,
+    *,
+    fmt: str,
+    table: str,
+    header: tuple[str, str, str],
+    columns: tuple[str, str, str],
+    epoch: bool,
+    what: str,
+) -> Parsed:
+    """A ``timestamp,<key>,<value>`` CSV (any column order, header required) into ``table``.
+
+    ``header`` names the three CSV columns, ``columns`` the raw columns they become (instant,
+    key, value); ``epoch`` also accepts epoch seconds as timestamps; ``what`` names a value in
+    the NaN message ("a measurement", "a reading"). Every bad line is quarantined with its
+    reason; the file itself fails only without a usable header.
+    """
     lines, replaced = numbered_lines(data)
     if lines.num_rows == 0:
-        raise FormatError(path, "power_csv: empty file, no header")
-    pos = csv_positions(path, first_data_line(lines), ",", CSV_HEADER, "power_csv")
+        raise FormatError(path, f"{fmt}: empty file, no header")
+    ts_name, key_name, value_name = header
+    at_col, key_col, value_col = columns
+    pos = csv_positions(path, first_data_line(lines), ",", header, fmt)
     utf8_check = "when contains(line, '\ufffd') then 'encoding: invalid UTF-8 bytes in line'" if replaced else ""
     has_cr = b"\r" in data
+    time_formats = "ISO 8601 or epoch seconds" if epoch else "ISO 8601"
     sql = f"""
         with s as ({split_sql(',', has_cr)}
         ), p as (
             select line_no, line, len(f) as nf,
-                   {field_sql(pos['timestamp'])} as ts_raw,
-                   {field_sql(pos['node'])} as node,
-                   {field_sql(pos['watts'])} as w_raw
+                   {field_sql(pos[ts_name])} as ts_raw,
+                   {field_sql(pos[key_name])} as {key_col},
+                   {field_sql(pos[value_name])} as v_raw
             from s
         ), c as (
-            select *, {utc_timestamp_sql('ts_raw', epoch=True)} as sample_at,
-                   try_cast(w_raw as double) as watts
+            select *, {utc_timestamp_sql('ts_raw', epoch=epoch)} as {at_col},
+                   try_cast(v_raw as double) as {value_col}
             from p
         ), r as (
             select *, case
-                when nf <> 3 then format('field count: expected 3 fields (timestamp,node,watts), found {{}}', nf)
+                when nf <> 3 then format('field count: expected 3 fields ({','.join(header)}), found {{}}', nf)
                 {utf8_check}
-                when sample_at is null then format('timestamp: ''{{}}'' is not ISO 8601 or epoch seconds', ts_raw)
-                when node = '' then 'node: empty'
-                when watts is null then format('watts: ''{{}}'' is not a number', w_raw)
-                when isnan(watts) then format('watts: ''{{}}'' is NaN, not a measurement', w_raw)
-                when isinf(watts) then format('watts: ''{{}}'' is not finite', w_raw)
+                when {at_col} is null then format('{ts_name}: ''{{}}'' is not {time_formats}', ts_raw)
+                when {key_col} = '' then '{key_name}: empty'
+                when {value_col} is null then format('{value_name}: ''{{}}'' is not a number', v_raw)
+                when isnan({value_col}) then format('{value_name}: ''{{}}'' is NaN, not {what}', v_raw)
+                when isinf({value_col}) then format('{value_name}: ''{{}}'' is not finite', v_raw)
             end as reason
             from c
         )
         select line_no, case when reason is not null then line end as line,
-               sample_at, node, watts, reason
+               {at_col}, {key_col}, {value_col}, reason
         from r where line_no > 1
         order by line_no
     """
-    good, quarantine = run_rows(lines, sql, ["sample_at", "node", "watts"])
-    table = finish_table(TABLE, good)
+    good, quarantine = run_rows(lines, sql, list(columns))
+    result = finish_table(table, good)
     return Parsed(
-        format="power_csv",
-        tables={TABLE: table},
+        format=fmt,
+        tables={table: result},
         quarantine=quarantine,
-        rows_read=table.num_rows + len(quarantine),
+        rows_read=result.num_rows + len(quarantine),
         warnings=end_warnings(data),
     )
+
+
+def _parse_csv(path: Path, data: bytes) -> Parsed:
+    return parse_measurement_csv(path, data, fmt="power_csv", table=TABLE, header=CSV_HEADER,
+                                 columns=("sample_at", "node", "watts"), epoch=True, what="a measurement")
 
 
 # ---------------------------------------------------------------------------------------
