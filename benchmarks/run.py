@@ -37,7 +37,7 @@ class Timer:
         n = rows_fn(out) if rows_fn else None
         self.rows.append((name, dt, n))
         rate = f"{n / dt:>14,.0f} rows/s" if n else ""
-        print(f"{name:<38} {dt:>9.2f} s {'' if n is None else f'{n:>12,} rows'} {rate}", flush=True)
+        print(f"{name:<44} {dt:>9.2f} s {'' if n is None else f'{n:>12,} rows'} {rate}", flush=True)
         return out
 
 
@@ -77,15 +77,21 @@ def main(argv=None) -> int:
         t.run(f"ingest {source}", lambda s=source: ingest_landing(settings, sources=(s,)),
               lambda run: sum(r.rows_loaded for r in run.results))
 
-    con = connect(settings.warehouse_path, read_only=True)
-    samples = con.execute("select count(*) from raw.node_power").fetchall()[0][0]
-    t.run("floor: scan+sum raw.node_power", lambda: con.execute(
-        "select node, sum(watts), count(*) from raw.node_power group by node").fetchall(), lambda _: samples)
-    floor = t.rows[-1][1]
-    # the least an exact integration must add: one ordered pass (each sample meets its successor)
-    t.run("sort floor: one ordered pass", lambda: con.execute(_ORDERED_PASS).fetchall(), lambda _: samples)
-    sort_floor = t.rows[-1][1]
-    con.close()
+    def floors(label: str) -> tuple[int, float, float]:
+        """Samples, the scan+sum floor and the ordered-pass floor, on the samples loaded now."""
+        con = connect(settings.warehouse_path, read_only=True)
+        try:
+            n = con.execute("select count(*) from raw.node_power").fetchall()[0][0]
+            t.run(f"floor{label}: scan+sum raw.node_power", lambda: con.execute(
+                "select node, sum(watts), count(*) from raw.node_power group by node").fetchall(), lambda _: n)
+            scan = t.rows[-1][1]
+            # the least an exact integration must add: one ordered pass (each sample meets its successor)
+            t.run(f"sort floor{label}: one ordered pass", lambda: con.execute(_ORDERED_PASS).fetchall(), lambda _: n)
+            return n, scan, t.rows[-1][1]
+        finally:
+            con.close()
+
+    samples, floor, sort_floor = floors("")
 
     from kirz.transform import transform
 
@@ -98,14 +104,7 @@ def main(argv=None) -> int:
     incr = t.run("transform (incremental, +1 day)", lambda: transform(settings))
     incr_s = t.rows[-1][1]
     _print_slowest(incr)
-    con = connect(settings.warehouse_path, read_only=True)
-    samples_all = con.execute("select count(*) from raw.node_power").fetchall()[0][0]
-    t.run("floor again, all days", lambda: con.execute(
-        "select node, sum(watts), count(*) from raw.node_power group by node").fetchall(), lambda _: samples_all)
-    floor_all = t.rows[-1][1]
-    t.run("sort floor again, all days", lambda: con.execute(_ORDERED_PASS).fetchall(), lambda _: samples_all)
-    sort_floor_all = t.rows[-1][1]
-    con.close()
+    _, floor_all, sort_floor_all = floors(" (all days)")
     full2 = t.run("transform (full refresh, same inputs)", lambda: transform(settings, full_refresh=True))
     full2_s = t.rows[-1][1]
     _print_slowest(full2)

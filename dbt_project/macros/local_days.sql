@@ -18,3 +18,17 @@
 {% macro seconds_between(start_ts, end_ts) -%}
     (epoch({{ end_ts }}) - epoch({{ start_ts }}))
 {%- endmacro %}
+
+{# The local day of each UTC quarter-hour from the first to the last minute of `relation`
+   (column `minute_col`, epoch minutes), as rows (quarter_no, day): join on
+   minute_no // 15 = quarter_no. Time zone offsets are whole quarter-hours, so this is one
+   time zone conversion per quarter-hour instead of one per row. #}
+{% macro quarter_hour_days(relation, minute_col='minute_no') -%}
+    select
+        quarter_no,
+        {{ local_date('make_timestamptz(quarter_no * 900000000)') }} as day
+    from range(
+        (select min({{ minute_col }}) // 15 from {{ relation }}),
+        (select max({{ minute_col }}) // 15 + 1 from {{ relation }})
+    ) as quarters(quarter_no)
+{%- endmacro %}

@@ -207,15 +207,7 @@ shared as (
 
 day_map as (
 
-    -- the local day of each UTC quarter-hour in range (time zone offsets are whole quarter
-    -- hours): one time zone conversion per quarter instead of one per row
-    select
-        quarter_no,
-        {{ local_date('make_timestamptz(quarter_no * 900000000)') }} as day
-    from range(
-        (select min(minute_no) // 15 from job_minutes),
-        (select max(minute_no) // 15 + 1 from job_minutes)
-    ) as quarters(quarter_no)
+    {{ quarter_hour_days('job_minutes') }}
 
 ),
 

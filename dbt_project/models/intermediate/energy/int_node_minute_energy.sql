@@ -261,15 +261,7 @@ node_minutes as (
 
 day_map as (
 
-    -- the local day of each UTC quarter-hour in range (time zone offsets are whole quarter
-    -- hours): one time zone conversion per quarter instead of one per node-minute
-    select
-        quarter_no,
-        {{ local_date('make_timestamptz(quarter_no * 900000000)') }} as day
-    from range(
-        (select min(minute_no) // 15 from node_minutes),
-        (select max(minute_no) // 15 + 1 from node_minutes)
-    ) as quarters(quarter_no)
+    {{ quarter_hour_days('node_minutes') }}
 
 ),
 
