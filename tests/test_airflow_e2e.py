@@ -21,9 +21,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 from kirz.config import SOURCES, load_settings
+from recipients_subset import small_recipients
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 420
@@ -41,21 +41,6 @@ def _free_ports(n: int) -> list[int]:
     for s in socks:
         s.close()
     return ports
-
-
-def _recipients(home: Path, contracts_dir: Path) -> list[str]:
-    """One funder, the regulator and two partners (all partners would only make this slow)."""
-    src = REPO / "reports" / "recipients"
-    dst = home / "recipients"
-    dst.mkdir(parents=True)
-    for name in ("bund-strukturwandel.yaml", "energy-regulator.yaml"):
-        (dst / name).write_text((src / name).read_text())
-    partners = sorted({yaml.safe_load(p.read_text())["partner"]["id"] for p in contracts_dir.glob("*.yaml")})
-    doc = yaml.safe_load((src / "partners.yaml").read_text())
-    doc["exclude"] = partners[2:]
-    (dst / "partners.yaml").write_text(yaml.safe_dump(doc))
-    (home / "kirz.toml").write_text(f'recipients_dir = "{dst}"\n')
-    return [f"partner-{p.lower()}" for p in partners[:2]]
 
 
 def _query(path: Path, sql: str):
@@ -140,7 +125,7 @@ def test_dropped_files_become_published_snapshot_and_reports(tmp_path):
     staging = load_settings(env={"KIRZ_HOME": str(tmp_path / "staging")})
     drop_demo_data(staging, nodes=8, days=2, interval_s=300, start=start)
     manifest = json.loads((staging.home / "synth-manifest.json").read_text())
-    partners = _recipients(home, staging.landing_for("contracts"))
+    partners = small_recipients(home, staging.landing_for("contracts"))
     settings = load_settings(env=env)
 
     port, log1, log2 = _free_ports(3)

@@ -24,33 +24,13 @@ import duckdb  # noqa: E402
 import pytest  # noqa: E402
 
 from kirz.config import SOURCES, load_settings  # noqa: E402
+from recipients_subset import small_recipients  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ORDER = ("inventory", "contracts", "slurm", "power", "meters")
 # publish runs "on" these instants: as of 2026-11-02 the due periods are 2026-10, 2026-Q3, 2025
 PUBLISH_AT = [datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(3)]
 pytestmark = pytest.mark.airflow
-
-
-def _small_recipients(home: Path, contracts_dir: Path) -> list[str]:
-    """The repo's recipient definitions, cut to one funder, the regulator and two partners.
-
-    Rendering every partner's statement would only make the test slow; which reports are due
-    is still decided by the reporting code, from these definitions.
-    """
-    import yaml
-
-    src = REPO / "reports" / "recipients"
-    dst = home / "recipients"
-    dst.mkdir()
-    for name in ("bund-strukturwandel.yaml", "energy-regulator.yaml"):
-        shutil.copy(src / name, dst / name)
-    partners = sorted({yaml.safe_load(p.read_text())["partner"]["id"] for p in contracts_dir.glob("*.yaml")})
-    doc = yaml.safe_load((src / "partners.yaml").read_text())
-    doc["exclude"] = partners[2:]
-    (dst / "partners.yaml").write_text(yaml.safe_dump(doc))
-    (home / "kirz.toml").write_text(f'recipients_dir = "{dst}"\n')
-    return [f"partner-{p.lower()}" for p in partners[:2]]
 
 
 def _states(dr) -> dict[str, str]:
@@ -98,7 +78,7 @@ def centre(tmp_path_factory):
         settings.pseudonym_key_bytes(create=True)
         landed = drop_demo_data(settings, nodes=8, days=2, interval_s=300)
         manifest = json.loads((home / "synth-manifest.json").read_text())
-        partners = _small_recipients(home, settings.landing_for("contracts"))
+        partners = small_recipients(home, settings.landing_for("contracts"))
         settings = load_settings()
         resetdb()
         bag = DagBag(dag_folder=str(REPO / "dags"))
