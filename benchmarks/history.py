@@ -18,17 +18,15 @@ full build of the year took is printed for comparison.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import Timer, _print_slowest, peak_rss_mb  # noqa: E402
+from run import Timer, _print_slowest, finish, peak_rss_mb  # noqa: E402
 
 DATED_SOURCES = ("slurm", "power", "meters")
 
@@ -126,12 +124,7 @@ def main(argv=None) -> int:
     print(f"nightly validation of the marts (changed days): {figures['year_nightly_validate_marts_s']:.2f} s on a "
           f"year = {figures['ratio_validate_year_to_week']:.2f} x on a week")
     print(f"full build of the year's history: {figures['year_history_build_s']:.2f} s")
-    print(f"peak memory (max RSS): {figures['peak_rss_mb']:.0f} MB")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1, default=str))
-    if args.work is None:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return finish(args, work, figures)
 
 
 if __name__ == "__main__":

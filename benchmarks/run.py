@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     if validate is not None:
         t.run("validate raw + marts", lambda: validate(settings))
 
-    startup = t.run("dbt start-up (dbt parse)", lambda: _dbt_parse(settings))
+    t.run("dbt start-up (dbt parse)", lambda: _dbt_parse(settings))
     startup_s = t.rows[-1][1]
     # dbt's fixed cost: the same build (every seed, model, snapshot and data test) on a
     # warehouse with empty raw tables; what a transform costs beyond it depends on the data
@@ -148,12 +148,7 @@ def main(argv=None) -> int:
           f"{(full2_s - fixed_s) / sort_floor_all:.1f} x the ordered pass")
     print(f"incremental run (+1 day): {incr_s:.2f} s = {figures['ratio_incremental_to_full']:.2f} x a full refresh "
           f"(the late-data window covers every day of this bench: see make bench-history for nightly runs)")
-    print(f"peak memory (max RSS): {figures['peak_rss_mb']:.0f} MB")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1, default=str))
-    if args.work is None:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return finish(args, work, figures)
 
 
 # lead() over one bigint key packing node number and instant, the sort int_node_minute_energy does
@@ -172,6 +167,16 @@ _ORDERED_PASS = """
     select sum(coalesce(next_k - k, 0)), sum(watts)
     from (select k, watts, lead(k) over (order by k) as next_k from keyed) as ordered
 """
+
+
+def finish(args, work: Path, figures: dict) -> int:
+    """The closing lines of a bench: peak memory, the figures as JSON when asked, the temp folder removed."""
+    print(f"peak memory (max RSS): {figures['peak_rss_mb']:.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=str))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 def _print_slowest(run, n=8):
