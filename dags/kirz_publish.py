@@ -2,17 +2,21 @@
 
 Scheduled on the marts asset (the transform DAG's validated rebuild).
 
-1. ``gated_snapshot``: over every local day the marts hold, the latest result of each
-   expectation must have no critical failure that is not accepted; otherwise the run fails
-   here, with the gate's reason, and nothing is published (no retry: the answer would be the
-   same). Then a new read-only snapshot is written and swapped in atomically, named after the
-   run's ``run_after``, so re-running the same run rewrites the same snapshot. Gate and
-   snapshot are one task on one warehouse connection, so no rebuild can slip in between what
-   was checked and what is published; its high priority in the warehouse pool lets a pending
-   publish go before the next transform. With no marts yet the run is skipped.
+1. ``gated_snapshot``: the data-quality gate every publishing step passes
+   (``kirz.validation.pass_gate``, the same as ``kirz publish`` and ``kirz report``): over
+   every local day the marts hold, the latest result of each expectation must have no
+   critical failure that is not accepted, unless an override recorded for exactly these
+   failures (``kirz publish --force --reason .. --by ..``) is in force; otherwise the run
+   fails here, with the gate's reason, and nothing is published (no retry: the answer would
+   be the same). Then a new read-only snapshot is written and swapped in atomically, named
+   after the run's ``run_after``, so re-running the same run rewrites the same snapshot. Gate
+   and snapshot are one task on one warehouse connection, so no rebuild can slip in between
+   what was checked and what is published; its high priority in the warehouse pool lets a
+   pending publish go before the next transform. With no marts yet the run is skipped.
 2. ``due_reports`` -> ``issue_report`` (one mapped task per recipient, kind and period): each
-   report is rendered from *this* snapshot; an unchanged period makes no new version and a
-   version is delivered once, so reruns are safe.
+   report is rendered from *this* snapshot, passing the same gate on it (a snapshot published
+   under an override renders under it and prints it); an unchanged period makes no new
+   version and a version is delivered once, so reruns are safe.
 
 A failed or killed run leaves the previous snapshot and reports as they were: both are
 written to temporary names and renamed into place only when complete.
@@ -44,23 +48,21 @@ def kirz_publish():
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from kirz.config import load_settings
-        from kirz.publish import publish_snapshot
-        from kirz.validation import data_days, gate
-        from kirz.warehouse import open_warehouse
+        from kirz.publish import gated_publish
+        from kirz.validation import GateBlocked
 
         settings = load_settings()
         stamp = dag_run.run_after.strftime("%Y%m%dT%H%M%SZ")
-        with open_warehouse(settings.warehouse_path) as con:
-            first, last = data_days(con, settings.timezone, "marts")
-            if first is None:
-                raise AirflowSkipException("nothing to publish: the marts hold no days yet")
-            decision = gate(con, first, last)
-            if not decision.ok:
-                raise AirflowFailException(f"data-quality gate: {decision.message}")
-            published = publish_snapshot(settings, run_id=stamp, con=con)
+        try:
+            decision, published = gated_publish(settings, run_id=stamp)
+        except GateBlocked as exc:
+            if exc.decision.status == "empty":
+                raise AirflowSkipException(exc.decision.message) from None
+            raise AirflowFailException(f"data-quality gate: {exc.decision.message}") from None
         return {"run_id": stamp, "snapshot": str(published.snapshot), "tables": published.tables,
-                "period": f"{first}..{last}", "dq_warnings": len(decision.warnings),
-                "dq_accepted": len(decision.accepted)}
+                "period": f"{decision.period_start}..{decision.period_end}", "gate": decision.status,
+                "gate_override_id": decision.override["override_id"] if decision.override else None,
+                "dq_warnings": len(decision.warnings), "dq_accepted": len(decision.accepted)}
 
     @task
     def due_reports(published: dict, dag_run=None) -> list[dict]:

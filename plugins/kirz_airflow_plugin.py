@@ -9,10 +9,12 @@ A small FastAPI app mounted by the API server at ``/kirz`` serves
 - ``/kirz/api/reports``: the index as JSON.
 
 Two menu entries (``external_views``) embed the index and the data-quality page in the UI.
-Plugin endpoints are not protected by Airflow on their own; every route here requires an
-Airflow login (the UI's session cookie or an API bearer token), because reports hold
-partners' figures. ``<home>`` is read from the kirz settings at each request, so the API
-server sees the same ``KIRZ_HOME`` as the tasks.
+Plugin endpoints are not protected by Airflow on their own. Reports hold every partner's
+figures, so every route here is for the operator roles only: a user the auth manager lets
+manage pools (Op and Admin in Airflow's simple auth manager); other logged-in users get 403. A
+browser without a session is sent to Airflow's login page and back; an API client gets 401.
+There are no OpenAPI or docs routes. ``<home>`` is read from the kirz settings at each
+request, so the API server sees the same ``KIRZ_HOME`` as the tasks.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import html
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -30,17 +33,42 @@ from airflow.plugins_manager import AirflowPlugin
 URL_PREFIX = "/kirz"
 
 
-async def require_login(request: Request) -> None:
-    """Accept a request only with a valid Airflow JWT (bearer header, else the UI's cookie)."""
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
+
+
+async def current_user(request: Request):
+    """The Airflow user of the request (bearer header, else the UI's cookie).
+
+    Without a valid token a browser is redirected to the login page (and back), an API client
+    gets 401.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from airflow.api_fastapi.core_api.security import resolve_user_from_token
 
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-    else:
-        token = request.cookies.get(COOKIE_NAME_JWT_TOKEN)
-    await resolve_user_from_token(token)
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+    try:
+        return await resolve_user_from_token(token)
+    except HTTPException as exc:
+        if exc.status_code != 401 or not _wants_html(request):
+            raise
+        login = get_auth_manager().get_url_login()
+        raise HTTPException(status_code=303, detail="login required",
+                            headers={"Location": f"{login}?next={quote(str(request.url), safe='')}"}) from None
+
+
+def is_operator(user) -> bool:
+    """Operators are the users the auth manager lets manage pools (Op and Admin)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return bool(get_auth_manager().is_authorized_pool(method="PUT", user=user))
+
+
+async def require_operator(user=Depends(current_user)) -> None:
+    if not is_operator(user):
+        raise HTTPException(status_code=403, detail="the kirz pages are for the operator roles (Op, Admin)")
 
 
 def _home() -> Path:
@@ -131,7 +159,10 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="kirz reports",
         description="Published reports and data-quality pages of the kirz pipeline.",
-        dependencies=[Depends(require_login)],
+        dependencies=[Depends(require_operator)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
 
     @app.get("/", response_class=HTMLResponse)

@@ -21,7 +21,8 @@ from kirz.config import SOURCES  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
 INGEST = {f"kirz_ingest_{s}" for s in SOURCES}
-ALL = INGEST | {"kirz_transform", "kirz_publish"}
+PULL = {"kirz_pull_slurm", "kirz_pull_prometheus"}
+ALL = INGEST | PULL | {"kirz_transform", "kirz_publish"}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,9 @@ def test_every_awaited_asset_has_a_producer(dagbag):
     produced = {a.uri for dag in dagbag.dags.values() for t in dag.tasks for a in t.outlets}
     for dag_id, dag in dagbag.dags.items():
         awaited = _awaited(dag)
+        if dag_id in PULL:  # on a clock: they produce the landing assets the ingest DAGs await
+            assert awaited == [], dag_id
+            continue
         assert awaited, f"{dag_id} waits for no asset"
         for asset in awaited:
             assert asset.uri in produced or asset.watchers, f"{dag_id} waits for {asset.uri}, which nothing produces"
@@ -119,6 +123,7 @@ def test_assets_wire_ingest_to_transform_to_publish(dagbag):
 def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
     reads_live = {("kirz_transform", t) for t in ("validate_raw", "dbt_build", "validate_marts")}
     reads_live |= {(d, "ingest") for d in INGEST} | {("kirz_publish", "gated_snapshot")}
+    reads_live |= {(d, "pull") for d in PULL}  # they write their watermarks into the warehouse
     for dag_id, dag in dagbag.dags.items():
         for t in dag.tasks:
             expected = "kirz_warehouse" if (dag_id, t.task_id) in reads_live else "default_pool"
@@ -150,3 +155,13 @@ def test_dag_files_do_no_heavy_imports_at_parse_time():
                          env=dict(os.environ))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_pull_dags_run_on_a_clock_and_announce_landing_files(dagbag):
+    from kirz.airflow_assets import LANDING
+
+    slurm, prom = dagbag.dags["kirz_pull_slurm"], dagbag.dags["kirz_pull_prometheus"]
+    assert slurm.timetable.expression == "5 * * * *"
+    assert prom.timetable.expression == "*/15 * * * *"
+    assert {a.uri for t in slurm.tasks for a in t.outlets} == {LANDING["slurm"].uri}
+    assert {a.uri for t in prom.tasks for a in t.outlets} == {LANDING["power"].uri, LANDING["gpu"].uri}

@@ -1,6 +1,6 @@
 """Each DAG through ``dag.test()`` on a small synthetic centre, checked against the generator.
 
-One chain, run once for the module: the five ingest DAGs, the transform, the publish. Then
+One chain, run once for the module: the ingest DAG of every source, the transform, the publish. Then
 re-runs (idempotence) and a bad delivery that the data-quality gate must stop at publishing
 while ingestion and the transform go on.
 """
@@ -27,8 +27,9 @@ from kirz.config import SOURCES, load_settings  # noqa: E402
 from recipients_subset import small_recipients  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ORDER = ("inventory", "contracts", "slurm", "power", "meters")
-# publish runs "on" these instants: as of 2026-11-02 the due periods are 2026-10, 2026-Q3, 2025
+from kirz.pipeline import INGEST_ORDER as ORDER  # noqa: E402  (every declared source)
+from kirz.warehouse import RAW_TABLES  # noqa: E402
+# publish runs "on" these instants: as of 2026-11-02 the latest complete periods are 2026-10, 2026-Q3, 2025
 PUBLISH_AT = [datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(3)]
 pytestmark = pytest.mark.airflow
 
@@ -41,9 +42,7 @@ def _states(dr) -> dict[str, str]:
 def _raw_counts(settings) -> dict[str, int]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        return {t: con.execute(f"select count(*) from raw.{t}").fetchall()[0][0] for t in (
-            "slurm_jobs", "node_power", "meter_readings", "inventory_nodes", "inventory_meters",
-            "inventory_facility", "contract_versions")}
+        return {t: con.execute(f"select count(*) from raw.{t}").fetchall()[0][0] for t in RAW_TABLES}
     finally:
         con.close()
 
@@ -104,12 +103,14 @@ def test_ingest_dags_load_every_landed_file_into_raw(centre):
         dr = centre.runs[source]
         assert str(dr.state) == "success", source
         assert _states(dr) == {"ingest": "success"}, source
-    assert len(centre.landed) == centre.manifest["totals"]["files"] == 40
+    # 31 contracts, 4 power (CSV and Prometheus per day), 4 meters (kWh and other units per day),
+    # 2 sacct, 2 DCGM (one per day), the inventory and one certificate ledger
+    assert len(centre.landed) == centre.manifest["totals"]["files"] == 45
     assert centre.raw_after_ingest == centre.manifest["raw_rows"]
     for source in SOURCES:
         assert not any(p.is_file() for p in centre.settings.landing_for(source).rglob("*")), source
     archived = [p for p in (centre.home / "archive").rglob("*") if p.is_file()]
-    assert len(archived) == 40
+    assert len(archived) == 45
     assert not (centre.home / "rejected").exists()
 
 
@@ -140,18 +141,17 @@ def test_publish_gates_snapshots_and_issues_the_due_reports(centre):
     snap = centre.settings.published_dir / "snapshots" / f"kirz-{stamp}.duckdb"
     live_jobs = _query(centre.settings.warehouse_path, "select count(*), sum(gpu_hours) from marts.fct_job_usage")
     assert _query(snap, "select count(*), sum(gpu_hours) from marts.fct_job_usage") == live_jobs
-    assert _query(snap, "select run_id from meta.snapshot") == [(stamp,)]
+    assert _query(snap, "select run_id, gate_status, gate_override_id from meta.snapshot") == [(stamp, "open", None)]
 
+    # as of 2026-11-02 the latest complete periods are 2026-10, 2026-Q3 and 2025; only October
+    # has data (the centre opened on 2026-10-19), so only the monthly statements are due
     due = due_reports(centre.settings, _day("2026-11-02"), db=snap)
     assert sorted(due) == sorted([
-        ("bund-strukturwandel", "funder_impact", "2026-Q3"),
-        ("bund-strukturwandel", "funder_impact", "2025"),
-        ("energy-regulator", "energy_annual", "2025"),
         (centre.partners[0], "partner_statement", "2026-10"),
         (centre.partners[1], "partner_statement", "2026-10"),
     ])
     issued = [k for k in states if k.startswith("issue_report[")]
-    assert len(issued) == 5
+    assert len(issued) == 2
     assert all(states[k] == "success" for k in issued)
     for recipient, kind, period in due:
         folder = centre.settings.reports_dir / recipient / period
@@ -240,6 +240,7 @@ def test_a_critical_finding_stops_publishing_not_ingestion_until_accepted(centre
     assert str(blocked.state) == "failed"
     log = "".join(capfd.readouterr())
     assert "data-quality gate: publishing" in log and "power_watts_within_node_max" in log
+    assert "To publish anyway: kirz publish ... --force --reason TEXT --by NAME" in log
     states = _states(blocked)
     assert states["gated_snapshot"] == "failed"
     assert states["due_reports"] == "upstream_failed"

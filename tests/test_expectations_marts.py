@@ -1,18 +1,24 @@
 """Each mart suite: a crafted bad batch fails exactly the expectations it was built to break.
 
-The mart tables are made by hand with the DESIGN columns (tests/test_validation_data.py);
-cross-checks against the raw layer use the clean warehouse's raw rows.
+The mart tables are made by hand with the DESIGN columns (tests/test_validation_data.py), with
+the intermediate models the conservation suite reads as dbt builds them from the clean
+warehouse's raw rows (:func:`test_validation_data.add_intermediate_models`); cross-checks against the raw layer use
+those raw rows. The conservation tolerance is also checked on a real build (the demo centre).
 """
 
+import json
+import shutil
 from datetime import date
 
-from kirz.validation import suite_module
+import pytest
+
+from kirz.validation import dbt_setting, suite_module
 from kirz.warehouse import open_warehouse
 from test_validation_data import (  # noqa: F401  (fixtures)
     D1,
     D2,
+    build_clean,
     check,
-    clean_warehouse,
     examples,
     failed,
     insert,
@@ -21,6 +27,12 @@ from test_validation_data import (  # noqa: F401  (fixtures)
 )
 
 D3 = date(2026, 10, 22)
+
+
+@pytest.fixture(scope="session")
+def clean_warehouse(tmp_path_factory):
+    """The clean warehouse of test_validation_data (with the intermediate models dbt would build)."""
+    return build_clean(tmp_path_factory.mktemp("dq-clean-intermediate") / "kirz.duckdb")
 
 
 def test_every_mart_suite_names_severity_and_meaning_for_each_expectation():
@@ -107,7 +119,7 @@ def test_energy_daily_each_planted_defect_fails_its_expectation(warehouse):
         # D1: PUE 297/110 = 2.7 (consistent, out of range); nodes 120 kWh > IT meter 110; idle 130 >
         # node 120; renewable 300 and heat reuse 400 > grid 297; negative cooling; peak 4 MW > design 3 MW
         con.execute(
-            "update marts.fct_energy_daily set grid_kwh = 297, pue = 2.7, node_kwh = 120, idle_node_kwh = 130, "
+            "update marts.fct_energy_daily set grid_kwh = 297, dc_kwh = 297, pue = 2.7, node_kwh = 120, idle_node_kwh = 130, "
             "renewable_kwh = 300, heat_reuse_kwh = 400, cooling_kwh = -1, peak_it_kw = 4000 where day = '2026-10-20'"
         )
         # D2: PUE 1.4 while 150/120 = 1.25; average 8 kW above the 7 kW peak, and 8 x 24 h != 120 kWh
@@ -133,7 +145,7 @@ def test_energy_daily_uses_the_local_day_length_on_the_dst_change(warehouse):
     """2026-10-25 has 25 local hours: 125 kWh at an average of 5 kW is consistent."""
     dst = date(2026, 10, 25)
     with open_warehouse(warehouse) as con:
-        con.execute("insert into marts.fct_energy_daily values ('2026-10-25', 160, 125, 100, 60, 25, 0, 50, 1.28, 5.0, 7.0)")
+        con.execute("insert into marts.fct_energy_daily values ('2026-10-25', 160, 125, 100, 60, 25, 0, 50, 1.28, 5.0, 7.0, 160)")
     rows = check(warehouse, "marts.fct_energy_daily", days=(dst,))
     assert failed(rows) == set()
     with open_warehouse(warehouse) as con:
@@ -150,9 +162,9 @@ def test_conservation_failures_land_on_the_day_they_concern(warehouse):
         con.execute("update marts.fct_energy_daily set idle_node_kwh = 61 where day = '2026-10-20'")
         insert(con, "inventory_nodes", 9, 1, cluster="kirz-leipzig", node="gpu001", partition="gpu", rack="R01",
                gpus=1, cpus=128, idle_w=1200.0, max_w=10500.0)
-        # D2: a job the scheduler started that the job mart lacks; core-hours 272 -> 280
-        job(con, 9, 2, "3001", submit_at="2026-10-21 10:00:00+00", start_at="2026-10-21 10:00:00+00",
-            end_at="2026-10-21 11:00:00+00", elapsed_s=3600, nodes=["cpu01"], node_list="cpu01", partition="cpu")
+        # D2: a job dbt resolved as started that the job mart lacks; core-hours 272 -> 280
+        con.execute("insert into intermediate.int_jobs_resolved (job_key, job_id, state, start_at, end_at) values "
+                    "('kirz-leipzig:3001', '3001', 'COMPLETED', '2026-10-21 10:00:00+00', '2026-10-21 11:00:00+00')")
         con.execute("update marts.fct_usage_daily set cpu_core_hours = 280 where day = '2026-10-21'")
     rows = check(warehouse, "marts.conservation", days=(D1, D2))
     assert {(r["expectation"], r["period_start"]) for r in rows if not r["success"]} == {
@@ -160,19 +172,45 @@ def test_conservation_failures_land_on_the_day_they_concern(warehouse):
         ("conservation_gpu_capacity", D1), ("conservation_jobs_raw_vs_mart", D2), ("conservation_core_hours", D2),
     }
     assert examples(rows, "conservation_gpu_hours") == [{"day": "2026-10-20", "job_gpu_hours": 32.0, "daily_gpu_hours": 33.0}]
-    assert examples(rows, "conservation_jobs_raw_vs_mart") == [{"day": "2026-10-21", "raw_jobs_started": 2, "mart_jobs_started": 1}]
+    assert examples(rows, "conservation_jobs_raw_vs_mart") == [
+        {"day": "2026-10-21", "resolved_jobs_started": 2, "mart_jobs_started": 1, "jobs_unmatched": 1}]
     assert examples(rows, "conservation_gpu_capacity")[0]["gpu_hours_capacity"] == 24.0
     assert examples(rows, "conservation_core_hours")[0]["job_core_hours"] == 272.0
 
 
-def test_conservation_takes_the_latest_version_of_a_job(warehouse):
-    """A job first delivered as started on D1 and then re-delivered as never started counts nowhere."""
+def test_conservation_counts_jobs_as_dbt_resolved_them(warehouse):
+    """Which record of a job counts is int_jobs_resolved's rule (the latest delivery), not the suite's:
+    a raw record saying 3002 started changes nothing while dbt resolved it as never started."""
     with open_warehouse(warehouse) as con:
         job(con, 9, 1, "3002", "2026-10-20 12:00:00+00", state="RUNNING", submit_at="2026-10-20 10:00:00+00",
             start_at="2026-10-20 11:00:00+00", elapsed_s=3600)
-        job(con, 10, 1, "3002", state="CANCELLED", submit_at="2026-10-20 10:00:00+00", start_at=None, end_at=None,
-            elapsed_s=0)
+        con.execute("insert into intermediate.int_jobs_resolved (job_key, job_id, state, start_at, end_at) values "
+                    "('kirz-leipzig:3002', '3002', 'CANCELLED', null, null)")
     assert failed(check(warehouse, "marts.conservation", days=(D1, D2))) == set()
+    with open_warehouse(warehouse) as con:
+        con.execute("update intermediate.int_jobs_resolved set start_at = '2026-10-20 11:00:00+00', "
+                    "end_at = '2026-10-20 12:00:00+00' where job_id = '3002'")
+    rows = check(warehouse, "marts.conservation", days=(D1, D2))
+    assert {(r["expectation"], r["period_start"]) for r in rows if not r["success"]} == {
+        ("conservation_jobs_raw_vs_mart", D1)}
+    # the job mart has 1001 and 1002 that day, dbt says three jobs started
+    assert examples(rows, "conservation_jobs_raw_vs_mart") == [
+        {"day": "2026-10-20", "resolved_jobs_started": 3, "mart_jobs_started": 2, "jobs_unmatched": 1}]
+
+
+def test_conservation_reads_its_tolerance_from_the_published_settings(warehouse):
+    """ref.settings (the build's values) wins over dbt_project.yml: 33 against 32 GPU-hours is
+    3.1 % off, within a tolerance of 0.05 and outside one of 0.01."""
+    with open_warehouse(warehouse) as con:
+        con.execute("update marts.fct_usage_daily set gpu_hours = 17 where day = '2026-10-20' and contract_id = 'C-1'")
+        con.execute("create schema ref")
+        con.execute("create table ref.settings (setting varchar, value varchar, description varchar)")
+        con.execute("insert into ref.settings values ('conservation_tolerance', '0.05', 'test')")
+        assert dbt_setting(con, "conservation_tolerance") == 0.05
+    assert failed(check(warehouse, "marts.conservation", days=(D1,))) == set()
+    with open_warehouse(warehouse) as con:
+        con.execute("update ref.settings set value = '0.01' where setting = 'conservation_tolerance'")
+    assert failed(check(warehouse, "marts.conservation", days=(D1,))) == {"conservation_gpu_hours"}
 
 
 def test_impact_kpis_each_planted_defect_fails_its_expectation(warehouse):
@@ -214,8 +252,8 @@ def test_conservation_leaves_out_job_energy_estimated_without_samples(warehouse)
     rows = check(warehouse, "marts.conservation", days=(D1, D2))
     assert {(r["expectation"], r["period_start"]) for r in rows if not r["success"]} == {("conservation_energy", D2)}
     with open_warehouse(warehouse) as con:
-        con.execute("alter table marts.fct_energy_daily add column job_estimated_kwh double")
-        con.execute("update marts.fct_energy_daily set job_estimated_kwh = case when day = '2026-10-21' then 5 else 0 end")
+        con.execute("update intermediate.int_job_days_accounted set it_energy_kwh = it_energy_kwh + 5, estimated_kwh = 5 "
+                    "where job_key = 'kirz-leipzig:1003'")
     assert failed(check(warehouse, "marts.conservation", days=(D1, D2))) == set()
 
 
@@ -231,3 +269,49 @@ def test_impact_kpis_percentages_that_may_pass_100_are_not_errors(warehouse):
             """
         )
     assert failed(check(warehouse, "marts.fct_impact_kpis", days=(D1, D2))) == set()
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(demo_centre, tmp_path_factory):
+    """A copy of the demo centre's live warehouse: a real dbt build of 8 nodes x 3 days."""
+    path = tmp_path_factory.mktemp("conservation-built") / "kirz.duckdb"
+    shutil.copy(demo_centre.settings.warehouse_path, path)
+    return path
+
+
+def _built_days(path) -> tuple[date, ...]:
+    with open_warehouse(path, read_only=True) as con:
+        return tuple(r[0] for r in con.execute("select distinct day from marts.fct_usage_daily order by day").fetchall())
+
+
+def test_a_real_build_is_conserved_within_the_one_tolerance(built_warehouse):
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        [(published,)] = con.execute("select value from ref.settings where setting = 'conservation_tolerance'").fetchall()
+        assert dbt_setting(con, "conservation_tolerance") == json.loads(published) > 0
+    days = _built_days(built_warehouse)
+    assert len(days) == 3
+    rows = check(built_warehouse, "marts.conservation", days=days)
+    assert failed(rows) == set()
+    assert len(rows) == 6 * 3
+
+
+@pytest.mark.parametrize("share, fails", [(0.5, False), (2.0, True)])
+def test_a_planted_gap_fails_above_the_tolerance_and_passes_below(built_warehouse, tmp_path, share, fails):
+    """GPU-hours of one day's largest group raised by half, then twice, the tolerance x the day's sum."""
+    path = tmp_path / "kirz.duckdb"
+    shutil.copy(built_warehouse, path)
+    day = _built_days(path)[1]
+    with open_warehouse(path) as con:
+        tolerance = dbt_setting(con, "conservation_tolerance")
+        total = con.execute("select sum(gpu_hours) from marts.fct_usage_daily where day = ?", [day]).fetchone()[0]
+        assert total > 100  # a relative tolerance: the gap scales with the day's GPU-hours
+        con.execute(
+            "update marts.fct_usage_daily set gpu_hours = gpu_hours + ? where usage_daily_key = "
+            "(select usage_daily_key from marts.fct_usage_daily where day = ? order by gpu_hours desc limit 1)",
+            [share * tolerance * total, day],
+        )
+    rows = check(path, "marts.conservation", days=(day,))
+    assert failed(rows) == ({"conservation_gpu_hours"} if fails else set())
+    if fails:
+        (example,) = examples(rows, "conservation_gpu_hours")
+        assert example["day"] == day.isoformat() and example["job_gpu_hours"] == pytest.approx(total, abs=1e-6)

@@ -23,7 +23,7 @@ from test_validation_data import (  # noqa: F401  (fixtures)
 
 
 def test_every_raw_suite_names_severity_and_meaning_for_each_expectation():
-    for name in ("raw.slurm_jobs", "raw.node_power", "raw.meter_readings", "raw.inventory_nodes",
+    for name in ("raw.slurm_jobs", "raw.node_power", "raw.gpu_samples", "raw.meter_readings", "raw.inventory_nodes",
                  "raw.inventory_meters", "raw.inventory_facility", "raw.contract_versions"):
         mod = suite_module(name)
         suite = mod.build_suite()
@@ -128,6 +128,72 @@ def test_node_power_coverage_is_judged_up_to_the_latest_sample_delivered(warehou
     assert {(r["expectation"], r["period_start"]) for r in rows if not r["success"]} == {("power_coverage", D2)}
     assert [(e["node"], e["coverage_pct"]) for e in examples(rows, "power_coverage")] == [
         ("cpu01", round(100 * 36000 / 50340, 3))]
+
+
+def _gpu_day(con, nodes: str) -> None:
+    """Utilisation 50 %, 300 W, 1,000 MiB every 5 minutes on D1 and the hour after it, for the
+    GPUs named by ``nodes`` (a values list of node and GPU count)."""
+    con.execute(
+        f"""
+        insert into raw.gpu_samples (ingest_id, source_file, file_sha256, line_no, received_at, sample_at, node,
+                                     gpu_index, uuid, model, util_pct, power_w, fb_used_mib, hpc_job)
+        select 9, 'landing/gpu/dcgm.json', 'sha-9', row_number() over (order by n.node, g.i, t.ts),
+               timestamptz '2026-10-22 01:00:00+00', t.ts, n.node, g.i, n.node || '-' || g.i, 'NVIDIA H100',
+               50.0, 300.0, 1000.0, null
+        from (select unnest(generate_series(timestamptz '2026-10-19 22:00:00+00',
+                                            timestamptz '2026-10-20 22:55:00+00', interval 5 minute)) as ts) t
+        cross join (values {nodes}) n(node, gpus)
+        cross join range(0, 8) g(i)
+        where g.i < n.gpus
+        """
+    )
+
+
+def test_gpu_samples_each_planted_defect_fails_its_expectation(warehouse):
+    """D1 is 2026-10-19 22:00Z..2026-10-20 22:00Z. gpu001 reports all 8 GPUs every 5 minutes
+    (100 % covered), gpu002 only GPUs 0-3: 4 x 86,400 s of 8 x 86,400 s = 50 %."""
+    with open_warehouse(warehouse) as con:
+        _gpu_day(con, "('gpu001', 8), ('gpu002', 4)")
+
+        def sample(node, gpu, at, received="2026-10-22 01:00:00+00", **values):
+            insert(con, "gpu_samples", 10, 1, received, sample_at=f"2026-10-20 {at}+00", node=node, gpu_index=gpu,
+                   **values)
+
+        sample("gpu002", 0, "10:00:30", util_pct=120.0)
+        sample("gpu002", 1, "11:00:30", power_w=1600.0)
+        sample("gpu002", 1, "11:01:30", fb_used_mib=-1.0)
+        for minute in ("10:00:00", "10:05:00", "10:10:00"):
+            sample("gpu099", 0, minute, util_pct=10.0)
+        sample("cpu01", 0, "09:00:00", util_pct=0.0)
+        sample("gpu002", 3, "13:00:30", received="2026-10-20 12:00:00+00", util_pct=50.0)
+        sample("gpu002", 2, "12:00:00", util_pct=70.0)  # the first delivery said 50 %
+    rows = check(warehouse, "raw.gpu_samples")
+    assert failed(rows) == set(suite_module("raw.gpu_samples").SEVERITY)
+    by = {e: examples(rows, e) for e in failed(rows)}
+    assert [(e["node"], e["util_out_of_range"], e["min_util_pct"], e["max_util_pct"])
+            for e in by["gpu_util_within_0_100"]] == [("gpu002", 1, 50.0, 120.0)]
+    assert [(e["node"], e["power_out_of_range"], e["max_power_w"]) for e in by["gpu_power_plausible"]] == [
+        ("gpu002", 1, 1600.0)]
+    assert [(e["node"], e["fb_negative"]) for e in by["gpu_memory_nonnegative"]] == [("gpu002", 1)]
+    assert [(e["node"], e["samples"]) for e in by["gpu_nodes_in_inventory"]] == [("gpu099", 3)]
+    assert [(e["node"], e["max_gpu_index"], e["installed_gpus"]) for e in by["gpu_index_within_installed"]] == [
+        ("cpu01", 0, 0)]
+    assert [(e["node"], e["samples_after_delivery"]) for e in by["gpu_samples_before_delivery"]] == [("gpu002", 1)]
+    assert [(e["node"], e["coverage_pct"], e["gpus_seen"]) for e in by["gpu_coverage"]] == [("gpu002", 50.0, 4)]
+    assert [(e["node"], e["conflicting_instants"]) for e in by["gpu_no_conflicting_duplicates"]] == [("gpu002", 1)]
+
+
+def test_gpu_samples_judge_installed_gpus_only_once_exporters_run(warehouse):
+    """No GPU sample at all: nothing is judged (the centre runs no DCGM exporter). Once gpu001
+    reports, gpu002 (8 GPUs in the inventory, no samples) has coverage 0 on D1."""
+    rows = check(warehouse, "raw.gpu_samples")
+    assert failed(rows) == set() and {r["observed_value"] for r in rows} == {"0 unexpected of 0 rows"}
+    with open_warehouse(warehouse) as con:
+        _gpu_day(con, "('gpu001', 8)")
+    rows = check(warehouse, "raw.gpu_samples")
+    assert failed(rows) == {"gpu_coverage"}
+    assert examples(rows, "gpu_coverage") == [
+        {"node": "gpu002", "period_start": "2026-10-20", "coverage_pct": 0.0, "gpus_seen": 0, "installed_gpus": 8}]
 
 
 def test_meter_readings_each_planted_defect_fails_its_expectation(warehouse):

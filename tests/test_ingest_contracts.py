@@ -46,8 +46,8 @@ def test_design_example_gives_two_versions():
     assert (v0["line_no"], v0["version_no"]) == (2, 0)
     assert (v0["effective_from"], v0["effective_to"]) == (date(2026, 1, 1), date(2026, 6, 30))
     assert v0["gpu_hours_allocated"] == 20000 and v0["accounts"] == ["mrob-ai"]
-    # version 1: the amendment entry on line 13
-    assert (v1["line_no"], v1["version_no"]) == (13, 1)
+    # version 1: the amendment entry on line 17
+    assert (v1["line_no"], v1["version_no"]) == (17, 1)
     assert (v1["effective_from"], v1["effective_to"]) == (date(2026, 7, 1), date(2026, 12, 31))
     assert v1["gpu_hours_allocated"] == 30000 and v1["accounts"] == ["mrob-ai", "mrob-edu"]
     for v in (v0, v1):
@@ -58,6 +58,30 @@ def test_design_example_gives_two_versions():
         assert v["usage_area"] == "cooperation" and v["funders"] == ["bund-strukturwandel"]
         assert v["price_eur_per_gpu_hour"] == 1.20
         assert (v["jobs_created"], v["trainees"]) == (3, 0)
+        # the state-aid fields belong to the contract as a whole: the same on every version
+        assert (v["activity"], v["signed_on"]) == ("economic", date(2025, 12, 10))
+        assert (v["partner_group"], v["other_deminimis_eur"]) == ("G-MUSTER", 40000.0)
+
+
+def test_state_aid_fields_default_to_non_economic_signed_at_start_partner_alone():
+    _, versions = rows(BLOCK)
+    assert {
+        (v["activity"], v["signed_on"], v["partner_group"], v["other_deminimis_eur"]) for v in versions
+    } == {("non_economic", date(2025, 10, 1), "P-0107", 0.0)}
+
+
+def test_state_aid_fields_given_in_block_style(tmp_path):
+    path = variant(
+        tmp_path,
+        "  confidential: true\n",
+        "  confidential: true\n  group: G-BEISPIEL\nactivity: economic\nsigned_on: '2025-09-15'\n"
+        "other_deminimis_eur: 12500.5\n",
+    )
+    _, versions = rows(path)
+    assert len(versions) == 4
+    assert {
+        (v["activity"], v["signed_on"], v["partner_group"], v["other_deminimis_eur"]) for v in versions
+    } == {("economic", date(2025, 9, 15), "G-BEISPIEL", 12500.5)}
 
 
 def test_document_is_the_whole_yaml_as_json():
@@ -147,7 +171,7 @@ def test_bom_and_crlf_are_read(tmp_path):
     text = DESIGN.read_text(encoding="utf-8").replace("\n", "\r\n")
     path = write(tmp_path, b"\xef\xbb\xbf" + text.encode("utf-8"))
     _, versions = rows(path)
-    assert [(v["line_no"], v["effective_to"]) for v in versions] == [(2, date(2026, 6, 30)), (13, date(2026, 12, 31))]
+    assert [(v["line_no"], v["effective_to"]) for v in versions] == [(2, date(2026, 6, 30)), (17, date(2026, 12, 31))]
 
 
 # ---------------------------------------------------------------- rejected files
@@ -167,7 +191,7 @@ REJECTIONS = {
     "unknown key": ("amendments:", "ammendments:", 23, "unknown key ammendments (expected keys: contract_id, partner,"),
     "unknown partner key": (
         "  confidential: true", "  confidential: true\n  website: example.org", 10,
-        "unknown key partner.website (expected keys: id, name, type, postcode, nuts3, confidential)",
+        "unknown key partner.website (expected keys: id, name, type, postcode, nuts3, confidential, group)",
     ),
     "nuts3 lower case": ("  nuts3: DED51", "  nuts3: ded51", 8, "partner.nuts3 'ded51' is not a German NUTS-3 code"),
     "nuts3 not German": ("  nuts3: DED51", "  nuts3: AT130", 8, "partner.nuts3 'AT130' is not a German NUTS-3 code"),
@@ -270,6 +294,47 @@ REJECTIONS = {
         "    accounts: [bks-train, bks-course]", "    accounts: [bks-train, bks-train]", 28,
         "amendments[1].accounts lists 'bks-train' twice",
     ),
+    # state-aid fields (C-2025-007.yaml names none of them; each case adds one after line 9)
+    "activity not a choice": (
+        "  confidential: true\n", "  confidential: true\nactivity: commercial\n", 10,
+        "activity 'commercial' is not one of economic, non_economic",
+    ),
+    "activity not text": (
+        "  confidential: true\n", "  confidential: true\nactivity: true\n", 10,
+        "activity true is not one of economic, non_economic",
+    ),
+    "signed_on not a day": (
+        "  confidential: true\n", "  confidential: true\nsigned_on: Dezember 2025\n", 10,
+        "signed_on must be a day (YYYY-MM-DD), got 'Dezember 2025'",
+    ),
+    "signed_on after the end": (
+        "  confidential: true\n", "  confidential: true\nsigned_on: 2026-10-01\n", 10,
+        "signed_on 2026-10-01 is after valid_to 2026-09-30 (a contract is signed before it ends)",
+    ),
+    "group not an id": (
+        "  confidential: true\n", "  confidential: true\n  group: Beispiel Gruppe\n", 10,
+        "partner.group 'Beispiel Gruppe' is not an id (it must be non-empty and without spaces)",
+    ),
+    "group empty": (
+        "  confidential: true\n", "  confidential: true\n  group: null\n", 10,
+        "partner.group must be text, got nothing (null)",
+    ),
+    "other de-minimis negative": (
+        "  confidential: true\n", "  confidential: true\nother_deminimis_eur: -100\n", 10,
+        "other_deminimis_eur must be a finite number not below zero, got -100",
+    ),
+    "other de-minimis as text": (
+        "  confidential: true\n", "  confidential: true\nother_deminimis_eur: 40.000 EUR\n", 10,
+        "other_deminimis_eur must be a number, got '40.000 EUR'",
+    ),
+    "amendment changes the activity": (
+        "    usage_area: cooperation", "    activity: economic", 32,
+        f"amendments[2].activity cannot be changed by an amendment (changeable: {CHANGEABLE})",
+    ),
+    "amendment changes the signature day": (
+        "    usage_area: cooperation", "    signed_on: 2026-03-20", 32,
+        f"amendments[2].signed_on cannot be changed by an amendment (changeable: {CHANGEABLE})",
+    ),
     "amendment usage area": (
         "    usage_area: cooperation", "    usage_area: industry", 32,
         "amendments[2].usage_area 'industry' is not one of methods_research, cooperation, education, operations",
@@ -326,7 +391,7 @@ def test_second_document_in_one_file_is_rejected(tmp_path):
     text = DESIGN.read_text() + "---\ncontract_id: C-2026-015\n"
     with pytest.raises(FormatError) as err:
         parse(write(tmp_path, text), CTX)
-    assert err.value.line_no == 14
+    assert err.value.line_no == 18
     assert err.value.reason == (
         "YAML syntax error: expected a single document in the stream (line 2), but found another document"
     )

@@ -1,7 +1,9 @@
 """The loader's promises, independent of any one format: idempotence, lineage, quarantine, audit."""
 
+import re
 import sys
 import types
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -10,6 +12,7 @@ import pytest
 from kirz.config import load_settings
 from kirz.ingest import loader
 from kirz.ingest.base import FormatError, Parsed, Quarantined
+from kirz.ingest.source import Format, sources
 from kirz.warehouse import open_warehouse
 
 
@@ -45,8 +48,11 @@ def _fake_power_module():
 
 @pytest.fixture
 def toy(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "kirz_fake_power", _fake_power_module())
-    monkeypatch.setitem(loader.SOURCE_MODULES, "power", "kirz_fake_power")
+    fake = _fake_power_module()
+    monkeypatch.setitem(sys.modules, "kirz_fake_power", fake)
+    # the power source with the toy format as its only one (the parser looked up at call time)
+    toy_format = Format("toy", lambda head: fake.detect(head) == "toy", lambda path, ctx: fake.parse(path, ctx))
+    monkeypatch.setitem(sources(), "power", replace(sources()["power"], formats=(toy_format,)))
     settings = load_settings(env={}, home=tmp_path / "home", pseudonym_key="k")
     return settings, tmp_path
 
@@ -121,8 +127,10 @@ def test_a_parser_failure_rolls_the_file_back(toy, monkeypatch):
 
 def test_unknown_source_and_missing_path_are_clear_errors(toy):
     settings, tmp = toy
-    with pytest.raises(ValueError, match="unknown source 'gpu'"):
-        loader.ingest_paths(settings, "gpu", [tmp])
+    expected = ("unknown source 'weather'; expected one of inventory, contracts (or contract), slurm (or sacct), "
+                "power, gpu, meters (or meter), certificates (or certificate)")
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        loader.ingest_paths(settings, "weather", [tmp])
     with pytest.raises(FileNotFoundError, match="nope"):
         loader.ingest_paths(settings, "power", [tmp / "nope"])
 

@@ -164,3 +164,83 @@ def test_wrong_kind_file_is_rejected():
         parse(FIX / "meters.csv", ParseContext(fmt="building_export"))
     with pytest.raises(FormatError, match="not a meter format"):
         parse(FIX / "meters.csv", ParseContext(fmt="power_csv"))
+
+
+def test_meter_values_csv_detected_apart_from_kwh_registers():
+    assert detect((FIX / "meter_values.csv").read_bytes()) == "meter_values_csv"
+    assert detect(b"value,timestamp,meter_id\n") == "meter_values_csv"  # any column order
+    assert detect(b"timestamp,meter_id,kwh,value\n") is None
+
+
+def test_meter_values_csv_rows_as_read_and_quarantine():
+    """Water registers (m3) and temperatures (degC) keep their value as read, in their own table:
+    line 3 is naive (= UTC), line 5 has an offset (00:15+02:00 = 22:15 UTC) and a negative
+    temperature, which is a reading like any other."""
+    parsed = parse(FIX / "meter_values.csv", CTX)
+    assert parsed.format == "meter_values_csv"
+    assert set(parsed.tables) == {"meter_values"}
+    table = parsed.tables["meter_values"]
+    assert table.schema == raw_schema("meter_values")
+    z = lambda h, m: datetime(2026, 10, 24, h, m, tzinfo=UTC)  # noqa: E731
+    assert [(r["line_no"], r["reading_at"], r["meter_id"], r["value"]) for r in table.to_pylist()] == [
+        (2, z(22, 0), "M-WATER", 1520.25),
+        (3, z(22, 0), "M-HEAT-T", 45.5),
+        (4, z(22, 15), "M-WATER", 1520.75),
+        (5, z(22, 15), "M-HEAT-T", -3.5),
+    ]
+    assert reasons(parsed) == {
+        6: "value: 'abc' is not a number",
+        7: "meter_id: empty",
+        8: "value: 'NaN' is NaN, not a reading",
+        9: "field count: expected 3 fields (timestamp,meter_id,value), found 2",
+    }
+    assert_counts(parsed)
+
+
+def test_meter_values_loaded_with_lineage_and_quarantine(tmp_path):
+    from kirz.config import load_settings
+    from kirz.ingest.loader import ingest_paths
+    from kirz.warehouse import open_warehouse
+
+    settings = load_settings(env={}, home=tmp_path, pseudonym_key="k")
+    first, again = ingest_paths(settings, "meters", [FIX / "meter_values.csv", FIX / "meter_values.csv"])
+    assert (first.status, first.format, first.rows_loaded, first.rows_quarantined) == (
+        "loaded", "meter_values_csv", 4, 4)
+    assert again.status == "duplicate"
+    with open_warehouse(settings.warehouse_path) as con:
+        assert con.execute("select count(*), min(line_no), max(line_no) from raw.meter_values").fetchall() == [(4, 2, 5)]
+        assert con.execute("select count(*) from raw.meter_readings").fetchall() == [(0,)]
+        assert con.execute(
+            "select source, line_no, reason from raw.quarantine order by line_no"
+        ).fetchall()[0] == ("meters", 6, "value: 'abc' is not a number")
+
+
+def test_meter_values_raw_suite(tmp_path):
+    """Against an inventory with M-WATER (water_intake, m3), M-HEAT-T (temperature of M-HEAT) and
+    M-GRID (kWh): the fixture's -3.5 degC passes, and a second file plants one defect per
+    expectation: a negative water register, 120 degC, a kWh meter's value and an unknown meter."""
+    from kirz.config import load_settings
+    from kirz.ingest.loader import ingest_paths
+    from kirz.validation import FrameScope, run_suite, suite_module
+    from kirz.warehouse import open_warehouse
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "cluster: kirz-leipzig\nfacility: {floor_area_m2: 1000, design_it_power_kw: 3000}\nnodes: []\n"
+        "meters:\n  - {id: M-GRID, kind: grid_intake}\n  - {id: M-IT, kind: it}\n  - {id: M-HEAT, kind: heat_reuse}\n"
+        "  - {id: M-WATER, kind: water_intake, potable: true}\n  - {id: M-HEAT-T, kind: temperature, of: M-HEAT}\n")
+    settings = load_settings(env={}, home=tmp_path / "home", pseudonym_key="k")
+    ingest_paths(settings, "inventory", [inventory])
+    ingest_paths(settings, "meters", [FIX / "meter_values.csv"])
+    mod = suite_module("raw.meter_values")
+
+    def failed():
+        with open_warehouse(settings.warehouse_path) as con:
+            return {r["expectation"] for r in run_suite(con, mod, FrameScope(tz="Europe/Berlin")) if not r["success"]}
+
+    assert failed() == set()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,meter_id,value\n2026-10-25T00:00:00Z,M-WATER,-1\n2026-10-25T00:00:00Z,M-HEAT-T,120\n"
+                   "2026-10-25T00:00:00Z,M-GRID,5\n2026-10-25T00:00:00Z,M-GHOST,5\n")
+    ingest_paths(settings, "meters", [bad])
+    assert failed() == set(mod.SEVERITY)

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from kirz.config import load_settings
-from kirz.publish import latest_snapshot, publish_snapshot
+from kirz.publish import gated_publish, latest_snapshot, publish_snapshot
+from kirz.validation import GateBlocked
 from kirz.warehouse import open_warehouse
 
 
@@ -71,6 +72,31 @@ def test_latest_moves_atomically_and_old_snapshots_are_pruned(settings):
     assert snaps == ["kirz-r2.duckdb", "kirz-r3.duckdb"]
     assert os.path.samefile(settings.published_dir / "latest.duckdb", settings.published_dir / "snapshots" / "kirz-r3.duckdb")
     assert not list((settings.published_dir / "snapshots").glob(".*tmp"))
+
+
+def test_an_unvalidated_warehouse_is_not_published(settings):
+    with pytest.raises(GateBlocked) as blocked:
+        gated_publish(settings, run_id="r1")
+    decision = blocked.value.decision
+    assert (decision.status, decision.period_start.isoformat(), decision.period_end.isoformat()) == (
+        "blocked", "2026-10-30", "2026-11-02")
+    assert "no data-quality results cover this period" in decision.message
+    assert not settings.published_dir.exists()
+
+
+def test_a_forced_publish_carries_its_override_into_the_snapshot(settings):
+    decision, pub = gated_publish(settings, run_id="r1", force=True, reason="first delivery, checks follow", by="ops")
+    assert decision.status == "overridden"
+    override_id = decision.override["override_id"]
+    con = duckdb.connect(str(pub.latest), read_only=True)
+    try:
+        assert con.execute("select gate_status, gate_override_id from meta.snapshot").fetchall() == [
+            ("overridden", override_id)]
+        recorded = con.execute("select override_id, command, blocking, reason, overridden_by from audit.gate_overrides")
+        assert recorded.fetchall() == [(override_id, "publish", "no data-quality results cover 2026-10-30..2026-11-02",
+                                        "first delivery, checks follow", "ops")]
+    finally:
+        con.close()
 
 
 def test_no_snapshot_yet_is_a_clear_error(tmp_path):

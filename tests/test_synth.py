@@ -120,6 +120,8 @@ def meter_rows(out: Path) -> list[tuple[datetime, str, float, str]]:
     rows = []
     seen_local: set[tuple[str, str]] = set()
     for path in sorted((out / "meters").iterdir(), key=lambda p: p.stem[-10:]):   # by day
+        if path.name.startswith("values-"):
+            continue
         if path.name.startswith("meters-"):
             for r in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))):
                 rows.append((datetime.fromisoformat(r["timestamp"]), r["meter_id"], float(r["kwh"]), path.name))
@@ -165,6 +167,7 @@ def test_node_split_is_six_sevenths_gpu():
     specs = plan_nodes(56)
     assert [specs[0].name, specs[47].name, specs[48].name, specs[55].name] == ["gpu001", "gpu048", "cpu01", "cpu08"]
     assert (specs[0].idle_w, specs[0].max_w, specs[48].idle_w, specs[48].max_w) == (1200, 10500, 250, 900)
+    assert (specs[0].gpu_model, specs[48].gpu_model) == ("h100", None)
 
 
 def test_bad_parameters_are_refused(tmp_path):
@@ -186,14 +189,33 @@ def test_layout_and_inventory(tiny):
     out, m = tiny
     inv = yaml.safe_load((out / "inventory" / "inventory.yaml").read_text())
     assert inv["cluster"] == "kirz-leipzig"
-    assert inv["facility"] == {"floor_area_m2": 1000, "design_it_power_kw": 3000}
+    assert "valid_from" not in inv    # the first delivery: in force from the centre's start
+    # DESIGN.md's master data, commissioned on the first synthetic day
+    assert inv["facility"] == {
+        "floor_area_m2": 1000, "design_it_power_kw": 3000, "name": "KI-Rechenzentrum Leipzig",
+        "operator": "Universität Leipzig", "owner": "Freistaat Sachsen", "contact": "energie-rz@example.org",
+        "postcode": "04109", "lau_code": "14713000", "nuts3": "DED51", "dc_type": "enterprise",
+        "commissioned_on": date(2026, 10, 19), "building_area_m2": 2400, "rated_connection_kw": 4500,
+        "non_redundant_connection_kw": 3600, "it_intake_setpoint_c": 27,
+    }
+    text = (out / "inventory" / "inventory.yaml").read_text(encoding="utf-8")
+    assert 'postcode: "04109"' in text and 'lau_code: "14713000"' in text
     nodes = [(n, e) for e in inv["nodes"] for n in expand(e["name"])]
     assert [n for n, _ in nodes] == [f"gpu{i:03d}" for i in range(1, 8)] + ["cpu01"]
-    assert {(e["partition"], e["gpus"], e["cpus"], e["idle_w"], e["max_w"]) for _, e in nodes} == {
-        ("gpu", 8, 128, 1200, 10500), ("cpu", 0, 256, 250, 900)}
-    assert {m["id"]: (m["kind"], m.get("parent")) for m in inv["meters"]} == {
-        "M-GRID": ("grid_intake", None), "M-IT": ("it", "M-GRID"), "M-COOL": ("cooling", "M-GRID"),
-        "M-OTHER": ("other", "M-GRID"), "M-HEAT": ("heat_reuse", None), "M-PV": ("renewable_supply", None)}
+    assert {(e["partition"], e["gpus"], e.get("gpu_model"), e["cpus"], e["idle_w"], e["max_w"]) for _, e in nodes} == {
+        ("gpu", 8, "h100", 128, 1200, 10500), ("cpu", 0, None, 256, 250, 900)}
+    assert "gpu_model" not in inv["nodes"][-1]     # a CPU node names no GPU model
+    assert {m["id"]: (m["kind"], m.get("parent"), m.get("pue_category")) for m in inv["meters"][:9]} == {
+        "M-GRID": ("grid_intake", None, None), "M-IT": ("it", "M-GRID", 1), "M-COOL": ("cooling", "M-GRID", None),
+        "M-OTHER": ("other", "M-GRID", None), "M-HEAT": ("heat_reuse", None, None),
+        "M-PV": ("onsite_generation", None, None), "M-EXPORT": ("grid_export", None, None),
+        "M-HEATRM": ("heat_removed", None, None), "M-HEATREL": ("heat_released", None, None)}
+    # the meters read in m3 and degC: potable and well water, the temperatures of reused and released heat
+    assert inv["meters"][9:] == [
+        {"id": "M-WATER", "kind": "water_intake", "potable": True},
+        {"id": "M-WELL", "kind": "water_intake", "potable": False},
+        {"id": "M-HEAT-T", "kind": "temperature", "of": "M-HEAT"},
+        {"id": "M-HEATREL-T", "kind": "temperature", "of": "M-HEATREL"}]
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written == {f["path"] for f in m["files"]} | {"manifest.json"}
     assert json.loads((out / "manifest.json").read_text()) == m
@@ -252,6 +274,14 @@ def test_manifest_counts_the_rows_in_the_files(run, request):
             n = len(path.read_bytes().decode("cp1252").split("\r\n")) - 2  # header, final line break
             assert f["rows"] == n
             totals["meters"] += n
+        elif f["format"] == "meter_values_csv":
+            n = len(path.read_text().splitlines()) - 1
+            assert f["rows"] == n
+            totals["values"] += n
+        elif f["format"] == "certificates_yaml":
+            doc = yaml.safe_load(path.read_text())
+            assert f["items"] == len(doc["items"]) and path.stem == str(doc["year"])
+            totals["items"] += f["items"]
         elif f["format"] == "contract_yaml":
             doc = yaml.safe_load(path.read_text())
             assert f["versions"] == 1 + len(doc["amendments"])
@@ -263,6 +293,8 @@ def test_manifest_counts_the_rows_in_the_files(run, request):
     assert (t["node_power_samples_csv"], t["node_power_samples_prometheus"]) == (totals["csv"], totals["prom"])
     assert m["raw_rows"]["node_power"] == totals["csv"] + totals["prom"]
     assert m["raw_rows"]["meter_readings"] == t["meter_readings"] == totals["meters"]
+    assert m["raw_rows"]["meter_values"] == t["meter_values"] == totals["values"]
+    assert m["raw_rows"]["certificates"] == t["certificate_items"] == totals["items"]
     assert (t["contracts"], t["contract_versions"]) == (totals["contracts"], totals["versions"]) == (31, 34)
 
 
@@ -273,8 +305,15 @@ def test_tiny_sizes_worked_out(tiny):
     # 4 nodes in Prometheus JSON, 4 in CSV, one 20-minute gap (4 samples), one duplicate row
     assert m["totals"]["node_power_samples_prometheus"] == 2 * 4 * per_day
     assert m["totals"]["node_power_samples_csv"] == 2 * 4 * per_day - 4 + 1
-    # 96 readings a day for 6 meters, the reading at the export cutoff, one duplicate
-    assert m["totals"]["meter_readings"] == (2 * 96 + 1) * 6 + 1
+    # 96 readings a day for 9 kWh meters, the reading at the export cutoff, one duplicate
+    assert m["totals"]["meter_readings"] == (2 * 96 + 1) * 9 + 1
+    # the same instants for the 4 meters read in m3 and degC; one ledger of 3 items for 2026
+    assert m["totals"]["meter_values"] == (2 * 96 + 1) * 4
+    assert m["totals"]["certificate_items"] == 3
+    # per day one kWh file (CSV or building export) and one values CSV; one ledger file
+    meter_formats = sorted(f["format"] for f in m["files"] if f["source"] == "meters")
+    assert meter_formats == ["gebaeudeleittechnik", "meter_values_csv", "meter_values_csv", "meters_csv"]
+    assert [f["path"] for f in m["files"] if f["source"] == "certificates"] == ["certificates/2026.yaml"]
     assert m["quirks"]["power_gap"]["samples_missing"] == 4
 
 
@@ -503,7 +542,8 @@ def test_meters_count_up_except_one_reset(run, request):
         series[meter].append(kwh)
     assert dups == 1
     drops = {meter: sum(b < a for a, b in zip(v, v[1:])) for meter, v in series.items()}
-    assert drops == {"M-GRID": 0, "M-IT": 0, "M-COOL": 1, "M-OTHER": 0, "M-HEAT": 0, "M-PV": 0}
+    assert drops == {"M-GRID": 0, "M-IT": 0, "M-COOL": 1, "M-OTHER": 0, "M-HEAT": 0, "M-PV": 0, "M-EXPORT": 0,
+                     "M-HEATRM": 0, "M-HEATREL": 0}
     cool = series["M-COOL"]
     i = next(k for k in range(1, len(cool)) if cool[k] < cool[k - 1])
     assert cool[i] < 50 < cool[i - 1] and cool[i] == m["quirks"]["meter_reset"]["value_after_kwh"]
@@ -522,16 +562,17 @@ def test_meters_agree_with_power(run, request):
     days = sorted(regs)
     # the cutoff reading closes the last day
     rows = meter_rows(out)
-    last = [r for r in rows if r[1] == "M-IT"][-1][2], [r for r in rows if r[1] == "M-GRID"][-1][2]
+    last = {meter: [r for r in rows if r[1] == meter][-1][2] for meter in ("M-IT", "M-GRID", "M-PV", "M-EXPORT")}
     samples = power_samples(out)
     interval = m["parameters"]["interval_s"]
     for i, day in enumerate(days):
-        it0, grid0 = regs[day]["M-IT"], regs[day]["M-GRID"]
-        it1, grid1 = (regs[days[i + 1]]["M-IT"], regs[days[i + 1]]["M-GRID"]) if i + 1 < len(days) else last
-        it, grid = it1 - it0, grid1 - grid0
-        assert 1.15 <= grid / it <= 1.40, day
+        end = regs[days[i + 1]] if i + 1 < len(days) else last
+        it, grid, pv, export = (end[k] - regs[day][k] for k in ("M-IT", "M-GRID", "M-PV", "M-EXPORT"))
+        dc = grid + pv - export       # E_DC: PV covers part of the consumption, a tenth of it is exported
+        assert 1.15 <= dc / it <= 1.40, day
+        assert grid < dc and export == pytest.approx(0.1 * pv, abs=0.2), day
         assert m["truth"]["energy_daily"][i] == {"day": day, "it_kwh": round(it, 1), "grid_kwh": round(grid, 1),
-                                                 "pue": round(grid / it, 4)}
+                                                 "dc_kwh": round(dc, 1), "pue": round(dc / it, 4)}
         lo = datetime.fromisoformat(day).replace(tzinfo=BERLIN).timestamp()
         hi = (datetime.fromisoformat(day) + timedelta(days=1)).replace(tzinfo=BERLIN).timestamp()
         node_kwh = sum(w for s in samples.values() for t, w in s.items() if lo <= t < hi) * interval / 3.6e6
@@ -578,17 +619,23 @@ def test_contracts_follow_the_documented_schema(tiny):
     out, m = tiny
     docs = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((out / "contracts").iterdir())]
     assert len(docs) == 31 and len({d["partner"]["id"] for d in docs}) == 30
-    keys = ["contract_id", "partner", "usage_area", "funders", "accounts", "valid_from", "valid_to",
-            "gpu_hours_allocated", "price_eur_per_gpu_hour", "commitments", "amendments"]
+    keys = ["contract_id", "partner", "usage_area", "activity", "signed_on", "funders", "accounts", "valid_from",
+            "valid_to", "gpu_hours_allocated", "price_eur_per_gpu_hour", "commitments", "amendments"]
+    partner_keys = ["id", "name", "type", "postcode", "nuts3", "confidential"]
     for d, p in zip(docs, sorted((out / "contracts").iterdir())):
-        assert list(d) == keys and p.stem == d["contract_id"]
-        assert list(d["partner"]) == ["id", "name", "type", "postcode", "nuts3", "confidential"]
+        declared = ["other_deminimis_eur"] if "other_deminimis_eur" in d else []
+        assert list(d) == keys[:5] + declared + keys[5:] and p.stem == d["contract_id"]
+        assert list(d["partner"]) in (partner_keys, partner_keys + ["group"])
         assert isinstance(d["partner"]["postcode"], str) and len(d["partner"]["postcode"]) == 5
         assert f'postcode: "{d["partner"]["postcode"]}"' in p.read_text(encoding="utf-8")
         assert 1 <= len(d["funders"]) <= 2 and set(d["funders"]) <= {"bund-strukturwandel", "freistaat-sachsen", "eu-jtf"}
         assert 0.0 <= d["price_eur_per_gpu_hour"] <= 2.5
         assert set(d["commitments"]) == {"jobs_created", "trainees"}
         assert isinstance(d["valid_from"], date) and d["valid_from"] <= d["valid_to"]
+        # signed 14 to 41 days before the contract starts
+        assert isinstance(d["signed_on"], date) and 14 <= (d["valid_from"] - d["signed_on"]).days <= 41
+        service = d["usage_area"] == "cooperation" and d["partner"]["type"] == "large_enterprise"
+        assert d["activity"] == ("economic" if service else "non_economic")
     types = {d["partner"]["type"] for d in docs}
     assert types == {"university", "research_institute", "sme", "large_enterprise", "startup",
                      "public_administration", "education_provider"}
@@ -605,6 +652,16 @@ def test_contracts_follow_the_documented_schema(tiny):
     assert any("Berufliches Schulzentrum" in d["partner"]["name"] for d in edu)
     assert any(d["partner"]["type"] == "university" for d in edu)
     assert any(d["price_eur_per_gpu_hour"] == 0 for d in edu)
+    # the large enterprises' three cooperation contracts (P-0019 to P-0021) are economic activity
+    assert sorted(d["partner"]["id"] for d in docs if d["activity"] == "economic") == ["P-0019", "P-0020", "P-0021"]
+    # two companies form one single undertaking; one contract declares de-minimis aid from elsewhere
+    grouped = {(d["partner"]["id"], d["partner"]["type"], d["partner"]["group"]) for d in docs if "group" in d["partner"]}
+    assert grouped == {("P-0012", "sme", "G-MUSTER"), ("P-0022", "startup", "G-MUSTER")}
+    declared = [(d["partner"]["id"], d["other_deminimis_eur"]) for d in docs if "other_deminimis_eur" in d]
+    assert declared == [("P-0012", 40000)]
+    # P-0012 is partner index 11: signed 14 + 3 x (11 mod 10) = 17 days before 2026-01-01
+    mrob = next(d for d in docs if d["partner"]["id"] == "P-0012")
+    assert (mrob["valid_from"], mrob["signed_on"]) == (date(2026, 1, 1), date(2025, 12, 15))
 
 
 def test_amendments_and_accounts(tiny):
@@ -643,3 +700,56 @@ def test_amendments_and_accounts(tiny):
     # the account added by amendment only runs jobs once it is covered
     added = [a for a in allocations(out, _cutoff(m)) if a["account"] == "mrob-edu" and a["iv"]]
     assert all(a["iv"][0].astimezone(BERLIN).date() >= date(2026, 10, 20) for a in added)
+
+
+# -- water, temperatures and the certificate ledger -------------------------------------------
+
+
+def value_rows(out: Path) -> dict[str, list[tuple[datetime, float]]]:
+    series = defaultdict(list)
+    for path in sorted((out / "meters").glob("values-*.csv")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert lines[0] == "timestamp,meter_id,value"
+        for r in csv.DictReader(io.StringIO("\n".join(lines))):
+            series[r["meter_id"]].append((datetime.fromisoformat(r["timestamp"]), float(r["value"])))
+    return series
+
+
+def test_water_follows_it_energy_and_temperatures_are_plausible(tiny):
+    """Water registers count up by 0.12 L (potable) and 0.30 L (well) per kWh of IT energy; both are
+    read at the kWh meters' instants, so over the whole period each register grows by its rate times
+    the IT meter's energy (about 1,946 kWh x 0.12 L = 0.234 m3 in the tiny centre). Temperatures: reused heat around 45 degC, released around 31 degC."""
+    out, m = tiny
+    series = value_rows(out)
+    it = sum(d["it_kwh"] for d in m["truth"]["energy_daily"])
+    for meter, rate in (("M-WATER", 0.12), ("M-WELL", 0.30)):
+        values = [v for _, v in series[meter]]
+        assert values == sorted(values)
+        # registers are written to the litre (3 decimals of m3): two readings, at most 1 L apart
+        assert values[-1] - values[0] == pytest.approx(it * rate / 1000, abs=0.001)
+    times = [t for t, _ in series["M-WATER"]]
+    assert times == [t for t, _ in series["M-HEAT-T"]] and len(times) == 2 * 96 + 1
+    assert all(40 < v < 50 for _, v in series["M-HEAT-T"])
+    assert all(27 < v < 35 for _, v in series["M-HEATREL-T"])
+
+
+def test_ledger_covers_part_of_e_dc(tiny):
+    """The 2026 ledger: guarantees of origin for 25 % and a PPA for 10 % of the period's E_DC (the
+    truth's daily E_DC adds up to it within the registers' 0.1 kWh rounding), and the PV meter, whose
+    energy is the PV register's growth (at most about 12 % of E_DC: 40 % of the consumption at
+    the sunniest hour, for 10 hours a day); so REF = (GoO + PPA + PV) / E_DC lies between 35 % and the
+    50 % of EnEfG § 11 (5)."""
+    out, m = tiny
+    doc = yaml.safe_load((out / "certificates" / "2026.yaml").read_text(encoding="utf-8"))
+    truth = m["truth"]["ledgers"]["2026"]
+    assert doc["year"] == 2026
+    goo, ppa, onsite = doc["items"]
+    assert (goo["kind"], goo["cancelled_on"], goo["unsubsidised"]) == ("goo", date(2027, 2, 15), True)
+    assert (ppa["kind"], onsite) == ("ppa", {"kind": "onsite", "meter": "M-PV"})
+    dc = sum(d["dc_kwh"] for d in m["truth"]["energy_daily"])
+    assert truth["dc_kwh"] == pytest.approx(dc, abs=0.5)
+    assert (goo["kwh"], ppa["kwh"]) == (truth["goo_kwh"], truth["ppa_kwh"]) == (
+        round(0.25 * truth["dc_kwh"]), round(0.10 * truth["dc_kwh"]))
+    pv = [kwh for _, meter, kwh, _ in meter_rows(out) if meter == "M-PV"]
+    assert pv[-1] - pv[0] == pytest.approx(truth["pv_kwh"], abs=0.2)
+    assert 0.35 < truth["ref"] == round((truth["goo_kwh"] + truth["ppa_kwh"] + truth["pv_kwh"]) / truth["dc_kwh"], 4) < 0.5

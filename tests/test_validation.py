@@ -1,6 +1,7 @@
 """validate / gate / accept / dq_summary: results kept in audit.*, the HTML page, the gate's rules."""
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -8,10 +9,10 @@ import pytest
 from kirz.config import load_settings
 from kirz.validation import accept, dq_summary, gate, init_dq_schema, validate
 from kirz.warehouse import open_warehouse
+from test_expectations_marts import clean_warehouse  # noqa: F401  (fixture: with the intermediate models)
 from test_validation_data import (  # noqa: F401  (fixtures)
     D1,
     D2,
-    clean_warehouse,
     insert,
     job,
     warehouse,
@@ -42,12 +43,12 @@ def test_results_are_stored_in_audit_and_rendered(settings, warehouse):
     _spoil(warehouse)
     run = validate(settings, layer="raw", since=D1, until=D2)
     assert (run.status, run.critical, run.warnings) == ("failed", 1, 1)
-    assert run.passed == run.expectations - 2 == 86 - 2
+    assert run.passed == run.expectations - 2 == 109 - 2
     assert run.run_id.startswith("dq-") and run.run_id.split("-")[2] == "raw"
 
     [stored] = _query(warehouse, "select layer, batch, period_start, period_end, suites, expectations, passed, "
                                  "warnings, critical, status, html_path from audit.dq_runs")
-    assert stored == ("raw", "2026-10-20..2026-10-21", D1, D2, 7, 86, 84, 1, 1, "failed", str(run.html_path))
+    assert stored == ("raw", "2026-10-20..2026-10-21", D1, D2, 10, 109, 107, 1, 1, "failed", str(run.html_path))
     failures = _query(
         warehouse,
         "select suite, table_name, expectation, expectation_type, severity, period_start, period_end, batch, "
@@ -136,7 +137,7 @@ def test_accepting_a_critical_failure_is_recorded_and_unblocks(settings, warehou
     assert summary["counts"]["critical"]["accepted"] == 1 and summary["counts"]["critical"]["failed"] == 0
     assert summary["counts"]["warning"]["failed"] == 1
     # ... out of 32 + 27 expectations of the seven raw suites
-    assert sum(c["checks"] for c in summary["counts"].values()) == 32 + 27
+    assert sum(c["checks"] for c in summary["counts"].values()) == 39 + 35
     assert [a["reason"] for a in summary["acceptances"]] == ["other day", reason]
     assert [r["run_id"] for r in summary["runs"]] == [run.run_id]
 
@@ -176,10 +177,11 @@ def test_without_a_window_a_layer_validates_what_was_ingested_since_its_last_run
 
     again = validate(settings, layer="raw")
     assert again.batch == "ingest:none" and again.period_start is None
-    # only the whole-table suites run: inventories and contracts
+    # only the whole-table suites run: inventories, contracts, certificates, meter values
     assert {r["suite"] for r in again.results} == {
-        "raw.inventory_nodes", "raw.inventory_meters", "raw.inventory_facility", "raw.contract_versions"}
-    assert again.expectations == 32 and again.status == "passed"
+        "raw.inventory_nodes", "raw.inventory_meters", "raw.inventory_facility", "raw.contract_versions",
+        "raw.certificates", "raw.meter_values"}
+    assert again.expectations == 39 and again.status == "passed"
 
     with open_warehouse(warehouse) as con:
         job(con, 7, 1, "5001", "2026-10-22 02:00:00+00", submit_at="2026-10-21 12:00:00+00",
@@ -285,7 +287,7 @@ def test_an_expectation_gx_cannot_evaluate_fails_with_its_error_and_the_rest_sti
     folder = tmp_path / "expectations" / "raw"
     folder.mkdir(parents=True)
     (folder / "toy.py").write_text(TOY_SUITE)
-    monkeypatch.setenv("KIRZ_EXPECTATIONS_DIR", str(tmp_path / "expectations"))
+    settings = replace(settings, expectations_dir=tmp_path / "expectations")
     run = validate(settings, layer="raw", since=D1, until=D1)
     assert [(r["suite"], r["expectation"], r["success"], r["observed_value"]) for r in run.results] == [
         ("raw.toy", "toy_area_present", True, "0 unexpected of 1 rows"),

@@ -53,7 +53,7 @@ MART_DDL = [
     create table marts.fct_energy_daily (
         day date, grid_kwh double, it_kwh double, node_kwh double, idle_node_kwh double,
         cooling_kwh double, heat_reuse_kwh double, renewable_kwh double, pue double,
-        avg_it_kw double, peak_it_kw double
+        avg_it_kw double, peak_it_kw double, dc_kwh double
     )
     """,
     """
@@ -89,6 +89,37 @@ def job(con, ingest_id: int, line_no: int, job_id: str, received_at: str = RECEI
     if "state_raw" not in row:
         row["state_raw"] = row["state"]
     insert(con, "slurm_jobs", ingest_id, line_no, received_at, **row)
+
+
+def add_intermediate_models(con) -> None:
+    """intermediate.int_jobs_resolved and int_job_days_accounted of the clean warehouse, as dbt
+    builds them from its raw rows: 1001 in its final version (D1 07:00Z-09:00Z, 8 GPUs, 64 CPUs),
+    1002 split at local midnight (1 h on D1, 1 h on D2, 16 GPUs, 256 CPUs), 1003 on D2 (0.5 h,
+    32 CPUs), the array 1004_[5-9] never started; energy 18 + 22 kWh on D1, 20 + 0.4 kWh on D2."""
+    con.execute("create schema if not exists intermediate")
+    con.execute(
+        """
+        create or replace table intermediate.int_jobs_resolved as
+        select * from (values
+            ('kirz-leipzig:1001', '1001', 'COMPLETED', timestamptz '2026-10-20 07:00:00+00', timestamptz '2026-10-20 09:00:00+00', 8, 64, 4),
+            ('kirz-leipzig:1002', '1002', 'COMPLETED', timestamptz '2026-10-20 21:00:00+00', timestamptz '2026-10-20 23:00:00+00', 16, 256, 4),
+            ('kirz-leipzig:1003', '1003', 'FAILED', timestamptz '2026-10-21 08:00:00+00', timestamptz '2026-10-21 08:30:00+00', 0, 32, 4),
+            ('kirz-leipzig:1004_[5-9]', '1004_[5-9]', 'PENDING', null, null, 0, 64, 4)
+        ) t(job_key, job_id, state, start_at, end_at, gpus, ncpus, ingest_id)
+        """
+    )
+    con.execute(
+        """
+        create or replace table intermediate.int_job_days_accounted as
+        select * from (values
+            ('kirz-leipzig:1001', date '2026-10-20', 7200.0, 16.0, 128.0, true, 'cooperation', 18.0, 18.0, 0.0),
+            ('kirz-leipzig:1002', date '2026-10-20', 3600.0, 16.0, 256.0, true, 'methods_research', 22.0, 22.0, 0.0),
+            ('kirz-leipzig:1002', date '2026-10-21', 3600.0, 16.0, 256.0, false, 'methods_research', 20.0, 20.0, 0.0),
+            ('kirz-leipzig:1003', date '2026-10-21', 1800.0, 0.0, 16.0, true, 'methods_research', 0.4, 0.4, 0.0)
+        ) t(job_key, day, seconds, gpu_hours, cpu_core_hours, is_start_day, usage_area, it_energy_kwh, measured_kwh,
+            estimated_kwh)
+        """
+    )
 
 
 def build_clean(path: Path) -> Path:
@@ -197,8 +228,8 @@ def build_clean(path: Path) -> Path:
         con.execute(
             """
             insert into marts.fct_energy_daily values
-            ('2026-10-20', 143, 110, 100, 60, 25, 0, 50, 1.3, 110 / 24.0, 6.0),
-            ('2026-10-21', 150, 120, 100, 79.6, 25, 0, 60, 1.25, 5.0, 7.0)
+            ('2026-10-20', 143, 110, 100, 60, 25, 0, 50, 1.3, 110 / 24.0, 6.0, 143),
+            ('2026-10-21', 150, 120, 100, 79.6, 25, 0, 60, 1.25, 5.0, 7.0, 150)
             """
         )
         con.execute(
@@ -212,6 +243,7 @@ def build_clean(path: Path) -> Path:
             ('year', '2026', 'all', 'erf', 0.0, 'ratio')
             """
         )
+        add_intermediate_models(con)
     return path
 
 
@@ -261,11 +293,12 @@ def test_clean_warehouse_passes_every_suite_of_both_layers(warehouse, tmp_path):
     assert [r for r in run.results if not r["success"]] == []
     assert run.status == "passed" and run.critical == 0 and run.warnings == 0
     raw, marts = run.parts
-    # raw: 32 whole-table checks (14 contract + 4 facility + 4 meter + 10 node expectations)
-    # and 27 expectations per day (12 jobs + 8 power + 7 meters) on two days
-    assert (raw.layer, raw.expectations, raw.suites) == ("raw", 32 + 2 * 27, 7)
+    # raw: 39 whole-table checks (14 contract + 4 facility + 4 meter + 10 node + 3 certificate
+    # + 4 meter-value expectations) and 35 expectations per day (12 jobs + 8 power + 7 meters
+    # + 8 GPU samples) on two days
+    assert (raw.layer, raw.expectations, raw.suites) == ("raw", 39 + 2 * 35, 10)
     # marts: 31 expectations per day (6 + 11 + 9 + 5) on two days, and 9 KPI expectations on
     # each of the three KPI periods overlapping the days (2026-10, 2026-Q4, 2026)
     assert (marts.layer, marts.expectations, marts.suites) == ("marts", 2 * 31 + 3 * 9, 5)
-    assert run.passed == 175
+    assert run.passed == 198
     assert {m.SUITE for m in suite_modules()} == {r["suite"] for r in run.results}

@@ -35,6 +35,8 @@
      corrected delivery): the days of the affected jobs;
    - job energy per job and day, or a day's PUE or renewable share, that differs from the
      stored values (late power samples, corrected meter exports);
+   - busy GPU-hours per job and day (int_job_gpu_use_daily) that differ from the stored ones
+     (late GPU samples);
    then widened by var('late_window_days'). Returns none for a full build (or while parsing),
    'unchanged' when nothing changed. #}
 {% macro usage_recompute_from() %}
@@ -70,6 +72,7 @@
                or stored.is_company is distinct from contracted.is_company
                or stored.usage_area is distinct from contracted.usage_area
                or stored.price_eur_per_gpu_hour is distinct from contracted.price_eur_per_gpu_hour
+               or stored.is_economic_use is distinct from contracted.is_economic_use
         ),
         started as (
             select job_key from {{ ref('int_jobs_resolved') }} where start_at is not null
@@ -95,6 +98,24 @@
                or {{ differs('upstream_energy.estimated_kwh', 'stored_energy.estimated_kwh') }}
                or {{ differs('upstream_energy.coverage', 'stored_energy.energy_coverage') }}
         ),
+        upstream_gpu as (
+            select * from {{ ref('int_job_gpu_use_daily') }}
+            where job_key in (select job_key from started)
+        ),
+        stored_gpu as (
+            select * from stored where gpu_use_source is not null
+        ),
+        gpu_changes as (
+            select min(coalesce(upstream_gpu.day, stored_gpu.day)) as d
+            from upstream_gpu
+            full outer join stored_gpu
+                on upstream_gpu.job_key = stored_gpu.job_key
+               and upstream_gpu.day = stored_gpu.day
+            where upstream_gpu.job_key is null
+               or stored_gpu.job_key is null
+               or {{ differs('upstream_gpu.busy_gpu_hours', 'stored_gpu.busy_gpu_hours') }}
+               or upstream_gpu.gpu_use_source is distinct from stored_gpu.gpu_use_source
+        ),
         stored_days as (
             select day, min(pue) as pue, min(renewable_share) as renewable_share
             from stored
@@ -113,6 +134,7 @@
             union all select d from contract_changes
             union all select d from energy_changes
             union all select d from facility_changes
+            union all select d from gpu_changes
         )
         select cast(min(d) as varchar) from all_changes
     {% endset %}

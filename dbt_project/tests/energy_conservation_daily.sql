@@ -1,5 +1,5 @@
 -- Energy invariant per node and day, and over the whole mart: the jobs' sample-based energy
--- plus idle energy equals the node energy integrated from samples (1e-9 relative). An
+-- plus idle energy equals the node energy integrated from samples (var conservation_tolerance). An
 -- incremental run checks the days it recomputed (macro changed_days), a full build all days.
 -- One row per violation.
 
@@ -67,4 +67,4 @@ checked as (
 
 select *
 from checked
-where abs(job_and_idle_kwh - node_kwh) > 1e-9 * greatest(abs(node_kwh), 1e-6)
+where {{ conservation_violated('job_and_idle_kwh', 'node_kwh') }}

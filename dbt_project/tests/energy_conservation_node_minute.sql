@@ -45,5 +45,5 @@ checked as (
 
 select *
 from checked
-where abs(job_j + idle_j - energy_j) > 1e-9 * greatest(abs(energy_j), 1)
-   or (shares is not null and abs(shares - 1) > 1e-9)
+where {{ conservation_violated('job_j + idle_j', 'energy_j') }}
+   or (shares is not null and {{ conservation_violated('shares', '1') }})

@@ -12,4 +12,4 @@ from {{ ref('fct_energy_daily') }}
 where it_kwh is not null
   and it_coverage > 0
   and it_coverage < 0.9999
-  and node_kwh > it_kwh * (1 + 1e-9)
+  and {{ conservation_exceeds('node_kwh', 'it_kwh') }}

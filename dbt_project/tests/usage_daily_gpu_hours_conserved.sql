@@ -1,5 +1,5 @@
 -- Conservation: GPU-hours and core-hours summed over fct_usage_daily equal those summed over
--- fct_job_usage (tolerance 1e-6 h), overall and per usage area.
+-- fct_job_usage (var conservation_tolerance), overall and per usage area.
 
 with
 
@@ -28,5 +28,5 @@ select
 from daily
 full outer join jobs
     on daily.usage_area = jobs.usage_area
-where abs(coalesce(daily.gpu_hours, 0) - coalesce(jobs.gpu_hours, 0)) > 1e-6
-   or abs(coalesce(daily.cpu_core_hours, 0) - coalesce(jobs.cpu_core_hours, 0)) > 1e-6
+where {{ conservation_violated('coalesce(daily.gpu_hours, 0)', 'coalesce(jobs.gpu_hours, 0)') }}
+   or {{ conservation_violated('coalesce(daily.cpu_core_hours, 0)', 'coalesce(jobs.cpu_core_hours, 0)') }}

@@ -1,6 +1,6 @@
 -- Conservation: the IT energy of the jobs in fct_job_usage and of the days in
 -- fct_usage_daily both equal the job energy of int_job_energy_daily for started jobs
--- (tolerance 1e-6 kWh): no attributed energy is lost or counted twice.
+-- (var conservation_tolerance): no attributed energy is lost or counted twice.
 
 with
 
@@ -36,5 +36,5 @@ select
     per_job.kwh as job_kwh,
     per_day.kwh as daily_kwh
 from attributed, per_job, per_day
-where abs(attributed.kwh - per_job.kwh) > 1e-6
-   or abs(attributed.kwh - per_day.kwh) > 1e-6
+where {{ conservation_violated('attributed.kwh', 'per_job.kwh') }}
+   or {{ conservation_violated('attributed.kwh', 'per_day.kwh') }}

@@ -1,7 +1,8 @@
 """Suite marts.fct_energy_daily: the facility's energy per local day.
 
 Batch: one row per local day of the chunk, also for a day the mart lacks (then PUE is
-missing and that check fails). PUE = grid intake / IT energy must lie in [1.0, 2.5]; the IT
+missing and that check fails). PUE = E_DC / IT energy (E_DC = grid intake + on-site generation +
+backup generators - grid export, the mart's dc_kwh) must lie in [1.0, 2.5]; the IT
 meter must cover the energy integrated from the node samples; peak and average IT load are
 checked against each other, the day's length (23, 24 or 25 hours) and the design IT power.
 """
@@ -21,7 +22,9 @@ AVG_LOAD_TOLERANCE_PCT = 1.0
 SEVERITY = {
     "energy_pue_present": ("critical", "Every day has a PUE (grid intake and IT meters were read)."),
     "energy_pue_range": ("critical", "Every day's PUE lies between 1.0 and 2.5."),
-    "energy_pue_consistent": ("critical", "Every day's PUE equals grid intake divided by IT energy."),
+    "energy_pue_consistent": (
+        "critical", "Every day's PUE equals E_DC (grid intake + on-site generation - export) divided by IT energy.",
+    ),
     "energy_it_covers_nodes": (
         "critical", "The IT meter shows at least the energy measured at the compute nodes.",
     ),
@@ -39,7 +42,7 @@ SEVERITY = {
 EXAMPLES = {
     "energy_pue_present": ["day", "grid_kwh", "it_kwh", "in_mart"],
     "energy_pue_range": ["day", "pue", "grid_kwh", "it_kwh"],
-    "energy_pue_consistent": ["day", "pue", "grid_kwh", "it_kwh"],
+    "energy_pue_consistent": ["day", "pue", "dc_kwh", "it_kwh"],
     "energy_it_covers_nodes": ["day", "it_kwh", "node_kwh"],
     "energy_idle_within_node": ["day", "node_kwh", "idle_node_kwh"],
     "energy_nonnegative": ["day", "grid_kwh", "it_kwh", "node_kwh", "idle_node_kwh", "cooling_kwh", "heat_reuse_kwh", "renewable_kwh"],
@@ -59,7 +62,8 @@ def load_frame(con, scope):
             e.day is not null as in_mart,
             e.grid_kwh, e.it_kwh, e.node_kwh, e.idle_node_kwh, e.cooling_kwh, e.heat_reuse_kwh,
             e.renewable_kwh, e.pue, e.avg_it_kw, e.peak_it_kw,
-            abs(e.pue - e.grid_kwh / nullif(e.it_kwh, 0)) as pue_gap,
+            e.dc_kwh,
+            abs(e.pue - e.dc_kwh / nullif(e.it_kwh, 0)) as pue_gap,
             least(e.grid_kwh, e.it_kwh, e.node_kwh, e.idle_node_kwh, e.cooling_kwh, e.heat_reuse_kwh,
                   e.renewable_kwh) as min_energy,
             $design_kw as design_kw,

@@ -82,7 +82,9 @@ def load_frame(con, scope):
             s.ps is not null and s.pe is not null as period_ok,
             s.period_type || '|' || s.p || '|' || coalesce(s.usage_area, '') || '|' || s.kpi as row_key,
             coalesce(s.usage_area, 'all') as usage_area_or_all,
-            case when s.k_lower like '%share%' or s.k_lower like '%utili%' then s.value end as percent_value,
+            -- shares of a whole; a share of an allowance may exceed 100 % (its status says so)
+            case when (s.k_lower like '%share%' or s.k_lower like '%utili%') and s.k_lower not like '%allowance_share%'
+                 then s.value end as percent_value,
             case when s.k_lower = 'pue' or s.k_lower like 'pue\\_%' escape '\\' then s.value end as pue_value,
             case when s.k_lower = 'erf' or s.k_lower like 'erf\\_%' escape '\\' then s.value end as erf_value
         from spans s

@@ -5,13 +5,13 @@ Not period-bound: checked whole on every run. PUE needs a grid intake and an IT 
 
 from __future__ import annotations
 
+from kirz.ingest.inventory import METER_KINDS
 from kirz.validation import make_suite
 
 SUITE = "raw.inventory_meters"
 TABLE = "raw.inventory_meters"
 GRAIN = None
 REQUIRES = ("raw.inventory_meters",)
-METER_KINDS = ("grid_intake", "it", "cooling", "heat_reuse", "renewable_supply", "other")
 
 SEVERITY = {
     "inventory_meter_unique": ("critical", "Each meter is listed once."),
@@ -19,7 +19,9 @@ SEVERITY = {
         "critical", "The inventory has a grid intake meter and an IT meter, so PUE can be computed.",
     ),
     "inventory_meter_kind_known": (
-        "warning", "Every meter is of a known kind (grid intake, IT, cooling, heat reuse, renewable supply, other).",
+        "warning",
+        "Every meter is of a known kind (grid intake, IT, cooling, grid export, on-site generation, backup "
+        "generator, heat removed, reused or released, water intake, temperature, renewable supply, other).",
     ),
     "inventory_meter_parent_known": ("warning", "Every parent meter named is itself in the inventory."),
 }

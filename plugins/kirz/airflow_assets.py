@@ -47,6 +47,8 @@ def raw_asset(source: str) -> Asset:
     return Asset(name=f"kirz_raw_{source}", uri=f"kirz://warehouse/raw/{source}", group=GROUP)
 
 
+# one landing and one raw asset per declared source (kirz.ingest.<source>.SOURCE; the names are
+# read without importing the parsers, see kirz.ingest.source.module_names)
 LANDING: dict[str, Asset] = {source: landing_asset(source) for source in SOURCES}
 RAW: dict[str, Asset] = {source: raw_asset(source) for source in SOURCES}
 MARTS = Asset(name="kirz_marts", uri="kirz://warehouse/marts", group=GROUP)

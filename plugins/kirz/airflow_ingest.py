@@ -1,4 +1,4 @@
-"""The ingest DAG of one source, built here for the five DAG files ``dags/kirz_ingest_<source>.py``.
+"""The ingest DAG of one source, built here for the DAG files ``dags/kirz_ingest_<source>.py`` (one per source).
 
 Each DAG file holds one line, ``kirz_ingest_<source> = ingest_dag("<source>", __doc__)``, and
 its docstring says what the source is; the behaviour, the same for every source, is built here.

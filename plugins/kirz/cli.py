@@ -9,9 +9,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from kirz.cli_pull import pull_app
 from kirz.config import load_settings
+from kirz.ingest.source import choices as source_choices
 
 app = typer.Typer(
     help="kirz: usage accounting and impact reporting for the KI-Rechenzentrum Leipzig.",
@@ -22,6 +25,14 @@ console = Console()
 err = Console(stderr=True)
 
 HomeOpt = typer.Option(None, "--home", help="Home folder (default: $KIRZ_HOME or ./var).")
+ForceOpt = typer.Option(
+    False, "--force",
+    help="Go on although the data-quality gate is blocked; needs --reason and --by, is recorded in "
+         "audit.gate_overrides and printed in every report rendered under it.")
+ReasonOpt = typer.Option(None, "--reason", help="With --force: why the blocked gate is overridden.")
+ByOpt = typer.Option(None, "--by", help="With --force: who overrides the gate (name or role).")
+# exit code of a step the data-quality gate stopped (1: the step failed, 2: a usage error)
+GATE_BLOCKED = 3
 
 
 def _settings(home: Optional[Path]):
@@ -42,7 +53,7 @@ def synth(
     seed: int = typer.Option(7, help="Random seed (same seed, same files)."),
     home: Optional[Path] = HomeOpt,
 ):
-    """Write a synthetic data centre (Slurm, power, meters, inventory, contracts) in the real formats."""
+    """Write a synthetic data centre (Slurm, power, GPU metrics, meters, inventory, contracts, certificate ledger) in the real formats."""
     from kirz.synth import synthesize
 
     settings = _settings(home)
@@ -79,7 +90,7 @@ def print_ingest_results(results) -> None:
 
 @app.command()
 def ingest(
-    source: str = typer.Argument(..., help="sacct (or slurm), power, meters, inventory or contracts."),
+    source: str = typer.Argument(..., help=f"The source, one of {source_choices()}."),
     paths: list[Path] = typer.Argument(..., help="Files or folders."),
     format: Optional[str] = typer.Option(None, "--format", help="Force a format instead of detecting it."),
     fields: Optional[str] = typer.Option(
@@ -103,6 +114,29 @@ def ingest(
 
 def _parse_day(text: Optional[str]):
     return date.fromisoformat(text) if text else None
+
+
+def _check_override(force: bool, reason: Optional[str], by: Optional[str]) -> None:
+    from kirz.validation import check_override_args
+
+    try:
+        check_override_args(force, reason, by)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+
+
+def _gate_blocked(decision) -> None:
+    err.print(f"[red]data-quality gate blocked:[/red] {escape(decision.message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(GATE_BLOCKED)
+
+
+def _print_gate(decision) -> None:
+    text = escape(decision.message)
+    if decision.status == "overridden":
+        err.print(f"[yellow]data-quality gate overridden:[/yellow] {text}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"data-quality gate open: {text}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -148,6 +182,7 @@ def validate(
 
 dq_app = typer.Typer(help="Data-quality results: acknowledge known failures.", no_args_is_help=True)
 app.add_typer(dq_app, name="dq")
+app.add_typer(pull_app, name="pull")
 
 
 @dq_app.command("accept")
@@ -177,23 +212,35 @@ def report(
     period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM, YYYY-Qn or YYYY (default: the latest complete one per kind)."),
     recipient: Optional[str] = typer.Option(None, "--recipient", help="One recipient id."),
     all_recipients: bool = typer.Option(False, "--all", help="Every recipient."),
-    kind: Optional[list[str]] = typer.Option(None, "--kind", help="funder_impact, partner_statement or energy_annual."),
+    kind: Optional[list[str]] = typer.Option(
+        None, "--kind", help="funder_impact, partner_statement, energy_annual or energy_register (the register's "
+        "JSON and CSV; without --recipient, for every recipient that receives it)."),
     lang: Optional[list[str]] = typer.Option(None, "--lang", help="de or en."),
     deliver: bool = typer.Option(False, "--deliver", help="Deliver to the outbox (and by e-mail where configured)."),
     db: Optional[Path] = typer.Option(None, "--db", help="Warehouse file to read (default: the published snapshot)."),
+    force: bool = ForceOpt,
+    reason: Optional[str] = ReasonOpt,
+    by: Optional[str] = ByOpt,
     home: Optional[Path] = HomeOpt,
 ):
-    """Render reports (HTML, PDF, CSV) for funders, partners and the energy regulator."""
+    """Render reports (HTML, PDF, CSV) for funders, partners and the energy regulator, when the data-quality gate lets them."""
     from kirz.pipeline import print_report_outputs
-    from kirz.reporting.service import ReportError, report as run
+    from kirz.reporting.service import EXPORTS, ReportError, report as run
+    from kirz.validation import GateBlocked
 
     settings = _settings(home)
     if not recipient and not all_recipients:
-        err.print("[red]error:[/red] name a --recipient or use --all")
-        raise typer.Exit(2)
+        if not (kind and set(kind) <= set(EXPORTS)):
+            err.print("[red]error:[/red] name a --recipient or use --all")
+            raise typer.Exit(2)
+        all_recipients = True  # an export goes to every recipient that receives it
+    _check_override(force, reason, by)
     try:
         outputs = run(settings, recipient=recipient, all_recipients=all_recipients, period=period,
-                      kinds=kind or None, langs=lang or None, deliver=deliver, db=db)
+                      kinds=kind or None, langs=lang or None, deliver=deliver, db=db,
+                      force=force, reason=reason, by=by)
+    except GateBlocked as exc:
+        _gate_blocked(exc.decision)
     except ReportError as exc:
         print_report_outputs(exc.outputs, console)
         for f in exc.failures:
@@ -202,19 +249,31 @@ def report(
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
+    for gate in {o.gate["override_id"]: o.gate for o in outputs if o.gate.get("override_id")}.values():
+        err.print(f"[yellow]rendered under data-quality gate override[/yellow] {gate['override_id']} "
+                  f"by {escape(gate['by'])}: {escape(gate['reason'])}", highlight=False, soft_wrap=True)
     print_report_outputs(outputs, console)
 
 
 @app.command()
 def publish(
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Name of the snapshot (default: a UTC time stamp)."),
+    force: bool = ForceOpt,
+    reason: Optional[str] = ReasonOpt,
+    by: Optional[str] = ByOpt,
     home: Optional[Path] = HomeOpt,
 ):
-    """Publish the analysts' read-only snapshot (atomic swap) and the monthly Parquet marts."""
-    from kirz.publish import publish_snapshot
+    """Pass the data-quality gate, then publish the analysts' read-only snapshot (atomic swap) and the monthly Parquet marts."""
+    from kirz.publish import gated_publish
+    from kirz.validation import GateBlocked
 
     settings = _settings(home)
-    pub = publish_snapshot(settings, run_id=run_id)
+    _check_override(force, reason, by)
+    try:
+        decision, pub = gated_publish(settings, run_id=run_id, force=force, reason=reason, by=by)
+    except GateBlocked as exc:
+        _gate_blocked(exc.decision)
+    _print_gate(decision)
     console.print(f"published {pub.tables} tables: {pub.latest} -> {pub.snapshot.name}")
 
 

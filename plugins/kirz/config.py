@@ -2,6 +2,11 @@
 
 Lookup order (later wins): built-in defaults, ``$KIRZ_HOME/kirz.toml`` (or the file named
 by ``KIRZ_CONFIG``), environment variables ``KIRZ_<KEY>`` (upper case).
+
+Top-level keys are the fields of :class:`Settings`; an unknown top-level key is an error.
+Tables configure parts: ``[rules]`` overrides business constants (dbt vars declared in
+``dbt_project/dbt_project.yml``; an undeclared name is an error), ``[smtp]`` delivery,
+``[pull.slurm]`` / ``[pull.prometheus]`` the live connectors.
 """
 
 from __future__ import annotations
@@ -9,11 +14,44 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-SOURCES = ("slurm", "power", "meters", "inventory", "contracts")
+
+
+def __getattr__(name: str):
+    # SOURCES, the names of the sources declared in kirz.ingest (one module each, named like its
+    # source): read from the package's module names, without importing the parsers, so that
+    # settings, DAG files and the triggerer stay light (kirz.pipeline.INGEST_ORDER has their order)
+    if name == "SOURCES":
+        from kirz.ingest.source import module_names
+
+        return module_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# the repository's folders, one place for every module that reads them
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+REPORT_ASSETS_DIR = REPO_ROOT / "reports"  # templates, styles, i18n, recipients
+
+# settings that are also dbt vars (the facility fallbacks the models use)
+DBT_VAR_SETTINGS = ("design_it_power_kw", "floor_area_m2")
+TABLES = ("rules", "smtp", "pull")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used (names the file or variable and the problem)."""
+
+
+def dbt_var_names() -> set[str]:
+    """The vars dbt_project.yml declares: the only names ``[rules]`` may override."""
+    import yaml
+
+    data = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return set((data or {}).get("vars") or {})
 
 
 @dataclass(frozen=True)
@@ -28,7 +66,33 @@ class Settings:
     progress: bool | None = None  # None: only when stdout is a terminal
     # DuckDB's memory limit during the transform: larger sorts and aggregates spill to disk
     memory_limit: str = "3GB"
+    # the database reports read (default: the published snapshot, else the live warehouse)
+    report_db: Path | None = None
+    # recipient definitions (default: reports/recipients of the repository)
+    recipients_dir: Path | None = None
+    # report templates, styles and i18n (default: reports/ of the repository)
+    report_assets_dir: Path = REPORT_ASSETS_DIR
+    # Great Expectations suites (default: expectations/ of the repository)
+    expectations_dir: Path = EXPECTATIONS_DIR
+    # overrides of dbt vars (the [rules] table)
+    rules: dict = field(default_factory=dict)
+    # the other tables of kirz.toml ([smtp], [pull]) as read
     extra: dict = field(default_factory=dict)
+
+    @property
+    def dbt_vars(self) -> dict:
+        """The dbt vars this configuration sets: the facility fallbacks and every [rules] entry."""
+        out = {name: getattr(self, name) for name in DBT_VAR_SETTINGS}
+        out.update(self.rules)
+        return out
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.report_assets_dir / "templates"
+
+    @property
+    def recipients_path(self) -> Path:
+        return self.recipients_dir or self.report_assets_dir / "recipients"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -43,8 +107,10 @@ class Settings:
         return self.home / "landing"
 
     def landing_for(self, source: str) -> Path:
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+        from kirz.ingest.source import module_names
+
+        if source not in module_names():
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(module_names())}")
         return self.landing / source
 
     @property
@@ -102,15 +168,31 @@ def load_settings(env: dict[str, str] | None = None, **overrides) -> Settings:
     values: dict = {"home": home}
     cfg_file = Path(env.get("KIRZ_CONFIG") or home / "kirz.toml")
     extra: dict = {}
+    plain = {f.name for f in fields(Settings)} - {"extra", "rules"}
     if cfg_file.exists():
         data = tomllib.loads(cfg_file.read_text())
         for key, val in data.items():
-            if key in {f.name for f in fields(Settings)} and key != "extra":
+            if key == "rules":
+                if not isinstance(val, dict):
+                    raise ConfigError(f"{cfg_file}: [rules] must be a table")
+                unknown = sorted(set(val) - dbt_var_names())
+                if unknown:
+                    raise ConfigError(
+                        f"{cfg_file}: [rules] names no dbt var: {', '.join(unknown)} "
+                        "(the vars are declared in dbt_project/dbt_project.yml)"
+                    )
+                values["rules"] = dict(val)
+            elif key in plain:
                 values[key] = _coerce(key, val, None)
-            else:
+            elif key in TABLES and isinstance(val, dict):
                 extra[key] = val
+            else:
+                raise ConfigError(
+                    f"{cfg_file}: unknown setting {key!r} (settings: {', '.join(sorted(plain))}; "
+                    f"tables: {', '.join(TABLES)})"
+                )
     for f in fields(Settings):
-        if f.name in ("home", "extra"):
+        if f.name in ("home", "extra", "rules"):
             continue
         var = f"KIRZ_{f.name.upper()}"
         if var in env:
@@ -123,6 +205,3 @@ def load_settings(env: dict[str, str] | None = None, **overrides) -> Settings:
     ZoneInfo(settings.timezone)  # fail early on an unknown zone
     return settings
 
-
-def with_home(settings: Settings, home: Path) -> Settings:
-    return replace(settings, home=Path(home))

@@ -10,18 +10,15 @@ import json
 import os
 from pathlib import Path
 
-from kirz.config import Settings
+from kirz.config import REPORT_ASSETS_DIR, Settings
 
 TEMPLATE = "dq_run.html.j2"
 MAX_FAILURES_LISTED = 200
 
 
 def templates_dir(settings: Settings | None = None) -> Path:
-    if settings is not None and settings.extra.get("templates_dir"):
-        return Path(settings.extra["templates_dir"])
-    if os.environ.get("KIRZ_TEMPLATES_DIR"):
-        return Path(os.environ["KIRZ_TEMPLATES_DIR"])
-    return Path(__file__).resolve().parents[2] / "reports" / "templates"
+    """The report templates of the settings (``report_assets_dir``), else the repository's."""
+    return settings.templates_dir if settings is not None else REPORT_ASSETS_DIR / "templates"
 
 
 def _fmt_time(value) -> str:

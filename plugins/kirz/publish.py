@@ -9,8 +9,12 @@
   readable by every engine; swapped in by renaming a finished folder.
 
 Snapshots are written in DuckDB's v1.4 storage format so that tools embedding DuckDB 1.x open
-them too. They hold what analysts query: ``marts``, ``ref`` (seeds), ``snapshots`` (contract
+them too. They hold what analysts query: ``marts``, ``reporting`` (what reports read), ``ref`` (seeds and settings), ``snapshots`` (contract
 history) and ``audit``; raw samples stay in the live warehouse.
+
+:func:`gated_publish` is what the publish DAG, ``kirz publish`` and the demo call: the
+data-quality gate, then the snapshot, on one connection. A snapshot published under a gate
+override holds the override in ``audit.gate_overrides`` and names it in ``meta.snapshot``.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from pathlib import Path
 import duckdb
 
 from kirz.config import Settings
+from kirz.validation import GateBlocked, GateDecision, pass_gate
+from kirz.warehouse import open_warehouse
 
-PUBLISHED_SCHEMAS = ("marts", "ref", "snapshots", "audit")
+PUBLISHED_SCHEMAS = ("marts", "reporting", "ref", "snapshots", "audit")
 STORAGE_VERSION = "v1.4.0"
 # mart -> the column that places its rows in local time: it cuts the monthly Parquet partitions
 # here and the --period of `kirz export`
@@ -53,11 +59,41 @@ def _tables(con, db: str) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def publish_snapshot(settings: Settings, run_id: str | None = None, keep: int = 7, con=None) -> Published:
+def gated_publish(
+    settings: Settings,
+    run_id: str | None = None,
+    keep: int = 7,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    by: str | None = None,
+    con=None,
+) -> tuple[GateDecision, Published]:
+    """Pass the data-quality gate over the days the marts hold, then publish the snapshot.
+
+    Gate and snapshot share one read-write connection to the live warehouse, so no rebuild
+    slips in between what was checked and what is published, and an override recorded by the
+    gate is in the snapshot. Raises :class:`~kirz.validation.GateBlocked` (nothing written)
+    when the gate is blocked and not forced (``force`` with ``reason`` and ``by``), or when
+    the marts hold no days.
+    """
+    if con is None:
+        with open_warehouse(settings.warehouse_path) as own:
+            return gated_publish(settings, run_id, keep, force=force, reason=reason, by=by, con=own)
+    decision = pass_gate(con, settings.timezone, "publish", force=force, reason=reason, by=by)
+    if not decision.ok:
+        raise GateBlocked(decision)
+    return decision, publish_snapshot(settings, run_id=run_id, keep=keep, con=con, gate=decision)
+
+
+def publish_snapshot(
+    settings: Settings, run_id: str | None = None, keep: int = 7, con=None, gate: GateDecision | None = None,
+) -> Published:
     """Copy the published schemas of the live warehouse into a new snapshot and swap it in.
 
     ``con`` is the pipeline's open read-write connection to the live warehouse, when the
-    caller has one (DuckDB allows one writing process per file).
+    caller has one (DuckDB allows one writing process per file). ``gate``: the decision it
+    is published under, recorded in ``meta.snapshot`` (use :func:`gated_publish`).
     """
     stamp = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir = settings.published_dir
@@ -88,8 +124,10 @@ def publish_snapshot(settings: Settings, run_id: str | None = None, keep: int = 
                 n += 1
             con.execute("create schema if not exists kirz_snapshot.meta")
             con.execute(
-                "create table kirz_snapshot.meta.snapshot as select ? as run_id, ?::timestamptz as published_at",
-                [stamp, datetime.now(timezone.utc)],
+                "create table kirz_snapshot.meta.snapshot as select ? as run_id, ?::timestamptz as published_at, "
+                "?::varchar as gate_status, ?::varchar as gate_override_id",
+                [stamp, datetime.now(timezone.utc), gate.status if gate else None,
+                 gate.override["override_id"] if gate and gate.override else None],
             )
         finally:
             con.execute("detach kirz_snapshot")

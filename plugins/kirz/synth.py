@@ -2,8 +2,14 @@
 
 :func:`synthesize` fills a landing folder with everything the centre delivers: Slurm accounting
 (``sacct --parsable2`` and ``sacct --json``), node power (CSV and Prometheus ``query_range``
-JSON), facility meters (CSV and the German building-management export), the inventory and one
-YAML file per partner contract. The sources agree with each other the way real ones do: jobs
+JSON), facility meters (kWh registers as CSV and as the German building-management export;
+water registers and temperatures as ``timestamp,meter_id,value`` CSV), the inventory, one YAML
+file per partner contract and the certificate ledger of each year (``certificates/<year>.yaml``).
+GPU metrics come as the DCGM exporter's series in ``query_range`` JSON (``gpu/dcgm-<day>.json``):
+the GPUs a job holds show its load, idle GPUs read near zero.
+The facility has on-site PV with some grid export, heat reuse with the temperature of the heat
+delivered, and water intake; the ledger's guarantees of origin and PPA cover part of E_DC, so
+the renewable share stays below the EnEfG's 50 %. The sources agree with each other the way real ones do: jobs
 come from an event-driven scheduler that never over-allocates a node, node power follows the
 jobs on each node, and the meters integrate that power. Deliberate real-world quirks (the
 repeated hour at the end of summer time, a counter reset, a data gap, duplicates, an account
@@ -41,23 +47,62 @@ SACCT_FIELDS = (
     "ConsumedEnergyRaw",
 )
 
-GPU_NODE = {"partition": "gpu", "gpus": 8, "cpus": 128, "idle_w": 1200.0, "max_w": 10500.0}
-CPU_NODE = {"partition": "cpu", "gpus": 0, "cpus": 256, "idle_w": 250.0, "max_w": 900.0}
+GPU_NODE = {"partition": "gpu", "gpus": 8, "gpu_model": "h100", "cpus": 128, "idle_w": 1200.0, "max_w": 10500.0}
+CPU_NODE = {"partition": "cpu", "gpus": 0, "gpu_model": None, "cpus": 256, "idle_w": 250.0, "max_w": 900.0}
 GPU_MEM_G = {1: 60, 2: 120, 4: 250, 8: 500}   # memory per node by GPUs on it
 CPU_MEM_MB_PER_CORE = 3900
 GPUS_PER_RACK = 8
 
+# kWh registers (meters CSV and building export)
 METERS = (
     {"id": "M-GRID", "kind": "grid_intake"},
-    {"id": "M-IT", "kind": "it", "parent": "M-GRID"},
+    {"id": "M-IT", "kind": "it", "parent": "M-GRID", "pue_category": 1},
     {"id": "M-COOL", "kind": "cooling", "parent": "M-GRID"},
     {"id": "M-OTHER", "kind": "other", "parent": "M-GRID"},
     {"id": "M-HEAT", "kind": "heat_reuse"},
-    {"id": "M-PV", "kind": "renewable_supply"},
+    {"id": "M-PV", "kind": "onsite_generation"},
+    {"id": "M-EXPORT", "kind": "grid_export"},
+    {"id": "M-HEATRM", "kind": "heat_removed"},
+    {"id": "M-HEATREL", "kind": "heat_released"},
 )
 METER_START_KWH = {
     "M-GRID": 4812345.6, "M-IT": 3901220.4, "M-COOL": 612004.9,
     "M-OTHER": 188370.2, "M-HEAT": 702118.0, "M-PV": 455912.3,
+    "M-EXPORT": 21877.4, "M-HEATRM": 3790511.8, "M-HEATREL": 3088393.1,
+}
+# meters read in m3 and degC (the values CSV): water registers and the temperatures of the heat
+# delivered for reuse and of the heat released
+VALUE_METERS = (
+    {"id": "M-WATER", "kind": "water_intake", "potable": True},
+    {"id": "M-WELL", "kind": "water_intake", "potable": False},
+    {"id": "M-HEAT-T", "kind": "temperature", "of": "M-HEAT"},
+    {"id": "M-HEATREL-T", "kind": "temperature", "of": "M-HEATREL"},
+)
+WATER_START_M3 = {"M-WATER": 15204.25, "M-WELL": 40311.5}
+WATER_L_PER_IT_KWH = {"M-WATER": 0.12, "M-WELL": 0.30}   # cooling make-up water
+EXPORT_SHARE = 0.10           # share of the PV output fed into the grid
+HEAT_REMOVED_SHARE = 0.98     # heat the cooling removes, of the IT energy
+# the certificate ledger of a year: guarantees of origin and a PPA as shares of the year's E_DC,
+# plus the PV meter (up to about 12 % of E_DC): the renewable share stays below the 50 % of EnEfG § 11 (5)
+LEDGER_GOO_SHARE = 0.25
+LEDGER_PPA_SHARE = 0.10
+# the facility's master data, as in DESIGN.md's inventory example (commissioned_on: the first day)
+FACILITY = {
+    "floor_area_m2": 1000,
+    "design_it_power_kw": 3000,
+    "name": "KI-Rechenzentrum Leipzig",
+    "operator": "Universität Leipzig",
+    "owner": "Freistaat Sachsen",
+    "contact": "energie-rz@example.org",
+    "postcode": "04109",
+    "lau_code": "14713000",
+    "nuts3": "DED51",
+    "dc_type": "enterprise",
+    "commissioned_on": None,        # the first synthetic day
+    "building_area_m2": 2400,
+    "rated_connection_kw": 4500,
+    "non_redundant_connection_kw": 3600,
+    "it_intake_setpoint_c": 27,
 }
 IT_OVERHEAD = 0.03            # network and storage on the IT meter beside the nodes
 PUE_LOW, PUE_HIGH = 1.15, 1.40
@@ -160,6 +205,8 @@ class Partner:
     jobs_created: int = 0
     trainees: int = 0
     special: str = ""          # amend_accounts | amend_price | new_contract | old_amendment
+    group: str = ""            # single undertaking (linked enterprises) for de-minimis
+    other_deminimis_eur: float = 0.0  # de-minimis aid declared from elsewhere
 
 
 PARTNERS: tuple[Partner, ...] = (
@@ -193,7 +240,7 @@ PARTNERS: tuple[Partner, ...] = (
     # cooperation: SMEs
     Partner("P-0012", "Muster Robotik GmbH", "sme", "04109", "DED51", False, "cooperation",
             (("mrob-ai", 1.5, 4),), ("bund-strukturwandel",), 20000, 1.20, jobs_created=3,
-            special="amend_accounts"),
+            special="amend_accounts", group="G-MUSTER", other_deminimis_eur=40000),
     Partner("P-0013", "Bitterfelder Prozessanalytik GmbH", "sme", "06749", "DEE05", True, "cooperation",
             (("bpa-proc", 1.0, 3),), ("bund-strukturwandel", "eu-jtf"), 12000, 1.20, jobs_created=2),
     Partner("P-0014", "Sangerhäuser Sensorik GmbH", "sme", "06526", "DEE0A", True, "cooperation",
@@ -217,7 +264,7 @@ PARTNERS: tuple[Partner, ...] = (
             "cooperation", (("ivg-risk", 0.8, 3),), ("bund-strukturwandel",), 15000, 2.50),
     # cooperation: start-ups
     Partner("P-0022", "Auenwald AI UG", "startup", "04105", "DED51", False, "cooperation",
-            (("auen-llm", 0.9, 2),), ("bund-strukturwandel",), 8000, 0.60, jobs_created=2),
+            (("auen-llm", 0.9, 2),), ("bund-strukturwandel",), 8000, 0.60, jobs_created=2, group="G-MUSTER"),
     Partner("P-0023", "Hallesche Sprachmodelle GmbH", "startup", "06110", "DEE02", False, "cooperation",
             (("hsm-chat", 0.8, 3),), ("eu-jtf",), 7000, 0.75, jobs_created=3),
     Partner("P-0024", "Markkleeberg Vision Labs GmbH", "startup", "04416", "DED52", False, "cooperation",
@@ -250,6 +297,9 @@ def build_contracts(start: date, days: int) -> list[dict]:
 
     Dates are set relative to the period so that the amendments and the new contract fall inside
     it whatever the start; everything else is fixed, so that contracts do not depend on the seed.
+    The large enterprises' cooperation contracts buy compute as a service (economic activity);
+    the collaborative research projects of SMEs and start-ups and all other contracts are
+    non-economic. Each is signed 14 to 41 days before it starts.
     """
     end = start + timedelta(days=days - 1)
     mid = start + timedelta(days=days // 2)
@@ -258,7 +308,7 @@ def build_contracts(start: date, days: int) -> list[dict]:
     year_to = date(end.year, 12, 31)
     docs = []
     seq: dict[int, int] = {}
-    for p in PARTNERS:
+    for i, p in enumerate(PARTNERS):
         valid_from, valid_to = year_from, year_to
         amendments: list[dict] = []
         if p.special == "new_contract":
@@ -282,11 +332,21 @@ def build_contracts(start: date, days: int) -> list[dict]:
             })
         n = seq.get(valid_from.year, 0) + 1
         seq[valid_from.year] = n
-        docs.append({
+        partner = _Flow(id=p.pid, name=p.name, type=p.type, postcode=_Quoted(p.postcode), nuts3=p.nuts3,
+                        confidential=p.confidential)
+        if p.group:
+            partner["group"] = p.group
+        doc = {
             "contract_id": f"C-{valid_from.year}-{n:03d}",
-            "partner": _Flow(id=p.pid, name=p.name, type=p.type, postcode=_Quoted(p.postcode), nuts3=p.nuts3,
-                             confidential=p.confidential),
+            "partner": partner,
             "usage_area": p.area,
+            "activity": "economic" if p.area == "cooperation" and p.type == "large_enterprise" else "non_economic",
+            "signed_on": valid_from - timedelta(days=14 + 3 * (i % 10)),
+        }
+        if p.other_deminimis_eur:
+            doc["other_deminimis_eur"] = int(p.other_deminimis_eur)
+        docs.append({
+            **doc,
             "funders": list(p.funders),
             "accounts": [a for a, _, _ in p.accounts],
             "valid_from": valid_from,
@@ -312,6 +372,7 @@ class NodeSpec:
     cpus: int
     idle_w: float
     max_w: float
+    gpu_model: str | None = None
 
 
 def plan_nodes(nodes: int) -> list[NodeSpec]:
@@ -325,32 +386,38 @@ def plan_nodes(nodes: int) -> list[NodeSpec]:
     out = []
     for i in range(n_gpu):
         out.append(NodeSpec(f"gpu{i + 1:0{gw}d}", "gpu", f"R{i // GPUS_PER_RACK + 1:02d}", GPU_NODE["gpus"],
-                            GPU_NODE["cpus"], GPU_NODE["idle_w"], GPU_NODE["max_w"]))
+                            GPU_NODE["cpus"], GPU_NODE["idle_w"], GPU_NODE["max_w"], GPU_NODE["gpu_model"]))
     cpu_rack = f"R{(n_gpu - 1) // GPUS_PER_RACK + 2:02d}"
     for i in range(n_cpu):
         out.append(NodeSpec(f"cpu{i + 1:0{cw}d}", "cpu", cpu_rack, CPU_NODE["gpus"], CPU_NODE["cpus"],
-                            CPU_NODE["idle_w"], CPU_NODE["max_w"]))
+                            CPU_NODE["idle_w"], CPU_NODE["max_w"], CPU_NODE["gpu_model"]))
     return out
 
 
-def _inventory_doc(specs: list[NodeSpec]) -> dict:
+def _inventory_doc(specs: list[NodeSpec], start: date) -> dict:
     groups: list[tuple[tuple, list[str]]] = []
     for s in specs:
-        key = (s.partition, s.rack, s.gpus, s.cpus, s.idle_w, s.max_w)
+        key = (s.partition, s.rack, s.gpus, s.gpu_model, s.cpus, s.idle_w, s.max_w)
         if groups and groups[-1][0] == key:
             groups[-1][1].append(s.name)
         else:
             groups.append((key, [s.name]))
-    nodes = [
-        _Flow(name=compress(names), partition=k[0], rack=k[1], gpus=k[2], cpus=k[3], idle_w=int(k[4]),
-              max_w=int(k[5]))
-        for k, names in groups
-    ]
+    nodes = []
+    for (partition, rack, gpus, gpu_model, cpus, idle_w, max_w), names in groups:
+        entry = _Flow(name=compress(names), partition=partition, rack=rack, gpus=gpus)
+        if gpu_model is not None:
+            entry["gpu_model"] = gpu_model
+        entry.update(cpus=cpus, idle_w=int(idle_w), max_w=int(max_w))
+        nodes.append(entry)
+    facility = {
+        k: start if k == "commissioned_on" else _Quoted(v) if k in ("postcode", "lau_code") else v
+        for k, v in FACILITY.items()
+    }
     return {
         "cluster": "kirz-leipzig",
-        "facility": _Flow(floor_area_m2=1000, design_it_power_kw=3000),
+        "facility": facility,
         "nodes": nodes,
-        "meters": [_Flow(m) for m in METERS],
+        "meters": [_Flow(m) for m in METERS + VALUE_METERS],
     }
 
 
@@ -1169,20 +1236,36 @@ def _iso_z(epochs: np.ndarray) -> pa.Array:
 
 
 def _meter_values(day_slots: int, slot_t: np.ndarray, clock: _Clock, it_kwh: np.ndarray, rng) -> dict:
-    """Energy per 15-minute slot for each meter, from the IT energy and the weather of the day."""
+    """Energy per 15-minute slot for each kWh meter, from the IT energy and the weather of the day.
+
+    The centre consumes E_DC = IT x PUE; PV covers part of it by day and feeds a share of its
+    output into the grid, so grid intake = E_DC - PV + export. The cooling removes nearly all of
+    the IT energy as heat; part of it is delivered for reuse, the rest released.
+    """
     hours = np.array([clock.local_hour(int(t) + METER_SLOT_S // 2) for t in slot_t])
     warm = rng.uniform(-0.12, 0.12)
     phase = 0.45 + 0.30 * np.sin(2 * np.pi * (hours - 9.0) / 24.0) + warm + rng.normal(0, 0.03, day_slots)
     pue = PUE_LOW + 0.01 + (PUE_HIGH - PUE_LOW - 0.02) * np.clip(phase, 0.0, 1.0)
-    grid = it_kwh * pue
-    cool = 0.82 * (grid - it_kwh)
-    other = grid - it_kwh - cool
+    dc = it_kwh * pue
+    cool = 0.82 * (dc - it_kwh)
+    other = dc - it_kwh - cool
     heat = it_kwh * (0.20 + 0.10 * np.clip(0.5 - 0.35 * np.sin(2 * np.pi * (hours - 9.0) / 24.0)
                                              + rng.normal(0, 0.03, day_slots), 0, 1))
     cloud = rng.uniform(0.3, 1.0)
     sun = np.clip(np.sin(np.pi * (hours - 7.5) / 10.0), 0, None) * ((hours > 7.5) & (hours < 17.5))
-    pv = grid * 0.40 * cloud * sun
-    return {"M-GRID": grid, "M-IT": it_kwh, "M-COOL": cool, "M-OTHER": other, "M-HEAT": heat, "M-PV": pv}
+    pv = dc * 0.40 * cloud * sun
+    export = EXPORT_SHARE * pv
+    removed = HEAT_REMOVED_SHARE * it_kwh
+    return {"M-GRID": dc - pv + export, "M-IT": it_kwh, "M-COOL": cool, "M-OTHER": other, "M-HEAT": heat,
+            "M-PV": pv, "M-EXPORT": export, "M-HEATRM": removed, "M-HEATREL": removed - heat}
+
+
+def _temperatures(n: int, slot_t: np.ndarray, clock: _Clock, rng) -> dict[str, np.ndarray]:
+    """Temperatures (degC) at the readings: the heat delivered for reuse runs warmer in the morning."""
+    hours = np.array([clock.local_hour(int(t)) for t in slot_t[:n]])
+    wave = np.sin(2 * np.pi * (hours - 6.0) / 24.0)
+    return {"M-HEAT-T": 45.0 + 2.0 * wave + rng.normal(0, 0.3, n),
+            "M-HEATREL-T": 31.0 + 1.5 * wave + rng.normal(0, 0.3, n)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1412,8 +1495,131 @@ class _Power:
             self.samples["prometheus"] += S * len(self.prom_nodes)
 
 
+class _Gpu:
+    """GPU metrics of the NVIDIA DCGM exporter on every GPU node: one Prometheus ``query_range``
+    file per local day holding the three series kirz reads, a sample every ``interval_s``.
+
+    A job holds, on each of its nodes, the lowest GPU indices free when it starts. A sample at t
+    sees the jobs with start <= t < end: a GPU a job holds shows the job's load as utilisation
+    (with a few % noise, whole percent as DCGM reports it), power above idle in proportion and
+    a frame buffer in use; a GPU no job holds reads 0 % (now and then 1 %), idle power and no
+    memory. The exporters of every other GPU node (gpu001, gpu003, ...) map GPUs to jobs: their
+    busy GPUs carry the label ``hpc_job`` = the job's JobIDRaw (what ``--hpc-job-mapping-dir``
+    gives), so a GPU's series splits by job; the other nodes' exporters map nothing.
+    """
+
+    MODEL = "NVIDIA H100 80GB HBM3"
+    IDLE_W = 65.0
+    BUSY_W = 620.0        # above idle at 100 % (H100 SXM: 700 W)
+    METRICS = ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_FB_USED")
+
+    def __init__(self, jobs: list[_Job], specs: list[NodeSpec], period: _Period, interval_s: int, seed: int):
+        self.specs = specs
+        self.period = period
+        self.dt = interval_s
+        self.seed = seed
+        self.nodes = [n for n, s in enumerate(specs) if s.partition == "gpu" and s.gpus > 0]
+        self.base = {}
+        for n in self.nodes:
+            self.base[n] = sum(specs[m].gpus for m in self.nodes if m < n)
+        self.n_gpus = sum(specs[n].gpus for n in self.nodes)
+        self.mapped = {n for k, n in enumerate(self.nodes) if k % 2 == 0}
+        # (node, start, end, GPU indices, job), the GPUs each job holds on each node
+        self.holds: list[tuple[int, int, int, tuple[int, ...], _Job]] = []
+        per_node: dict[int, list[tuple[int, int, _Job]]] = {}
+        for j in jobs:
+            if j.start is None or j.partition != "gpu" or not j.gpus:
+                continue
+            end = min(j.end if j.end is not None else period.cutoff, period.cutoff)
+            if end <= j.start:
+                continue
+            for n in j.nodes:
+                if n in self.base:
+                    per_node.setdefault(n, []).append((j.start, end, j))
+        for n, items in sorted(per_node.items()):
+            free_at = [0] * specs[n].gpus
+            for start, end, j in sorted(items, key=lambda x: (x[0], x[1], x[2].raw)):
+                free = [g for g, t in enumerate(free_at) if t <= start]
+                take = free[: j.unit_per_node]
+                for g in take:
+                    free_at[g] = end
+                self.holds.append((n, start, end, tuple(take), j))
+        self.rows = 0
+        self.series = 0
+        # busy GPU-seconds of the jobs that ran on mapping nodes only (what dbt's exact path
+        # gives them) and of the others (which dbt can only approximate)
+        self.busy_s = {"exact": 0.0, "approximate": 0.0}
+
+    def write(self, out: Path, d: int, files: _Files) -> None:
+        ds, de = self.period.day_starts[d], self.period.day_starts[d + 1]
+        dt = self.dt
+        S = -(-(de - ds) // dt)
+        t = ds + np.arange(S, dtype=np.int64) * dt
+        load = np.zeros((self.n_gpus, S))
+        fb = np.zeros((self.n_gpus, S))
+        job_of = np.full((self.n_gpus, S), -1, dtype=np.int64)
+        spans = []
+        for n, start, end, gpus, j in self.holds:
+            if end <= ds or start >= de:
+                continue
+            i0 = int(np.clip(-((ds - start) // dt), 0, S))
+            i1 = int(np.clip(-((ds - end) // dt), 0, S))
+            for g in gpus:
+                row = self.base[n] + g
+                load[row, i0:i1] = j.load
+                fb[row, i0:i1] = 16384 + round(57344 * j.load)
+                job_of[row, i0:i1] = j.raw
+                # the busy time a hold-until-next-sample reading gives the job: each sample
+                # holds [t, t + dt) clipped to the job's interval
+                held = np.clip(np.minimum(t[i0:i1] + dt, end) - np.maximum(t[i0:i1], start), 0, None)
+                spans.append((set(j.nodes) <= self.mapped, row, i0, held))
+        rng = np.random.default_rng([self.seed, 5000 + d])
+        busy = job_of >= 0
+        noise = rng.normal(0.0, 0.04, size=load.shape)
+        util = np.where(busy, np.clip(np.rint(100.0 * load * (1.0 + noise)), 1, 100),
+                        (rng.random(size=load.shape) < 0.03).astype(float))
+        power = np.round(np.clip(self.IDLE_W + util / 100.0 * self.BUSY_W + rng.normal(0.0, 2.0, size=load.shape),
+                                 0, None), 2)
+        for exact, row, i0, held in spans:
+            self.busy_s["exact" if exact else "approximate"] += float((util[row, i0:i0 + len(held)] / 100.0 * held).sum())
+        values = (util, power, fb)
+        times = [str(int(x)) for x in t]
+        parts = []
+        for n in self.nodes:
+            spec = self.specs[n]
+            for g in range(spec.gpus):
+                row = self.base[n] + g
+                labels = (f'"Hostname":"{spec.name}","UUID":"GPU-{self.seed:04x}{n:04x}-{g:04x}-4b1d-9e2a-5c1e0d{row:06x}",'
+                          f'"device":"nvidia{g}","gpu":"{g}","instance":"{spec.name}:9400","job":"dcgm",'
+                          f'"modelName":"{self.MODEL}"')
+                jobs_here = job_of[row] if n in self.mapped else np.full(S, -1, dtype=np.int64)
+                for jid in sorted(set(jobs_here.tolist())):
+                    at = np.flatnonzero(jobs_here == jid)
+                    label = labels + (f',"hpc_job":"{jid}"' if jid >= 0 else "")
+                    for metric, vals in zip(self.METRICS, values):
+                        body = ",".join(f'[{times[i]},"{vals[row, i]:g}"]' for i in at)
+                        parts.append('{"metric":{"__name__":"%s","DCGM_FI_DRIVER_VERSION":"550.54.15",%s},'
+                                     '"values":[%s]}' % (metric, label, body))
+        day = self.period.day_dates[d].isoformat()
+        path = out / "gpu" / f"dcgm-{day}.json"
+        path.write_text('{"status":"success","data":{"resultType":"matrix","result":[%s]}}\n' % ",".join(parts),
+                        encoding="utf-8")
+        files.add(path, "gpu", "dcgm_prometheus_json", series=len(parts), samples=self.n_gpus * S * len(self.METRICS))
+        self.rows += self.n_gpus * S
+        self.series += len(parts)
+
+    @property
+    def quirks(self) -> dict:
+        return {"gpu_nodes_mapping_jobs": [self.specs[n].name for n in sorted(self.mapped)]}
+
+    def truth(self) -> dict:
+        """Busy GPU-hours of the jobs, each sample held until the next one (``exact``: jobs that
+        ran on mapping nodes only; ``approximate``: the others)."""
+        return {kind: round(s / 3600.0, 6) for kind, s in self.busy_s.items()}
+
+
 class _Meters:
-    """Cumulative kWh registers read every 15 minutes, driven by the node power."""
+    """Cumulative kWh and m3 registers and temperatures read every 15 minutes, driven by the node power."""
 
     def __init__(self, period: _Period, seed: int):
         self.period = period
@@ -1427,11 +1633,15 @@ class _Meters:
         self.reset_day = csv_days[len(csv_days) // 2]
         self.dup_day = csv_days[0]
         self.registers = dict(METER_START_KWH)
+        self.water = dict(WATER_START_M3)
         self.rng = np.random.default_rng([seed, 7001])
+        self.value_rng = np.random.default_rng([seed, 7002])
         self.ids = [m["id"] for m in METERS]
         self.midnight: list[dict] = []    # rounded register values at each local midnight and the cutoff
-        self.rows = {"csv": 0, "gebaeudeleittechnik": 0}
+        self.rows = {"csv": 0, "gebaeudeleittechnik": 0, "values": 0}
         self.quirks: dict = {}
+        # per year: E_DC and PV output (kWh) of the slots, for the certificate ledger
+        self.year_kwh: dict[int, dict[str, float]] = {}
 
     def day(self, out: Path, d: int, node_kwh: np.ndarray, files: _Files) -> None:
         period = self.period
@@ -1440,6 +1650,10 @@ class _Meters:
         slot_t = ds + np.arange(n_slots, dtype=np.int64) * METER_SLOT_S
         energy = _meter_values(n_slots, slot_t, period.clock, node_kwh * (1 + IT_OVERHEAD), self.rng)
         reading_t = list(slot_t) + ([de] if d == period.days - 1 else [])
+        year = self.year_kwh.setdefault(period.day_dates[d].year, {"dc": 0.0, "pv": 0.0})
+        year["dc"] += float(np.sum(energy["M-GRID"] + energy["M-PV"] - energy["M-EXPORT"]))
+        year["pv"] += float(np.sum(energy["M-PV"]))
+        self._values(out, d, reading_t, energy["M-IT"], files)
         values: dict[str, np.ndarray] = {}
         for m in self.ids:
             cum = np.concatenate([[0.0], np.cumsum(energy[m])])
@@ -1478,13 +1692,54 @@ class _Meters:
         files.add(path, "meters", "meters_csv" if fmt == "csv" else fmt, rows=len(rows))
         self.rows[fmt] += len(rows)
 
+    def _values(self, out: Path, d: int, reading_t: list[int], it_kwh: np.ndarray, files: "_Files") -> None:
+        """The day's water registers (m3, from the IT energy) and temperatures (degC) as a values CSV."""
+        n = len(reading_t)
+        series: dict[str, np.ndarray] = {}
+        for m, l_per_kwh in WATER_L_PER_IT_KWH.items():
+            cum = np.concatenate([[0.0], np.cumsum(it_kwh * l_per_kwh / 1000.0)])
+            series[m] = self.water[m] + cum[:n]
+            self.water[m] += cum[-1]
+        series.update(_temperatures(n, np.array(reading_t, dtype=np.int64), self.period.clock, self.value_rng))
+        ids = [m["id"] for m in VALUE_METERS]
+        text = "timestamp,meter_id,value\n" + "".join(
+            f"{_iso(t)},{m},{series[m][k]:.3f}\n" if m in WATER_START_M3 else f"{_iso(t)},{m},{series[m][k]:.1f}\n"
+            for k, t in enumerate(reading_t) for m in ids)
+        path = out / "meters" / f"values-{self.period.day_dates[d].isoformat()}.csv"
+        path.write_text(text, encoding="utf-8")
+        files.add(path, "meters", "meter_values_csv", rows=n * len(ids))
+        self.rows["values"] += n * len(ids)
+
+    def ledgers(self, out: Path, files: "_Files") -> dict[str, dict]:
+        """One certificate ledger per year of the period: guarantees of origin and a PPA as shares of
+        the year's E_DC, and the PV meter; returns the ledger's figures per year for the manifest."""
+        truth = {}
+        for year, kwh in sorted(self.year_kwh.items()):
+            goo = round(LEDGER_GOO_SHARE * kwh["dc"])
+            ppa = round(LEDGER_PPA_SHARE * kwh["dc"])
+            doc = {"year": year, "items": [
+                _Flow(kind="goo", kwh=goo, id=f"HKN-{year}-000123", issuer="UBA-HKNR", technology="wind",
+                      cancelled_on=date(year + 1, 2, 15), unsubsidised=True),
+                _Flow(kind="ppa", kwh=ppa, id=f"PPA-{year}-07", counterparty="Windpark Muster GmbH"),
+                _Flow(kind="onsite", meter="M-PV"),
+            ]}
+            path = out / "certificates" / f"{year}.yaml"
+            _write_yaml(path, doc)
+            files.add(path, "certificates", "certificates_yaml", items=len(doc["items"]))
+            truth[str(year)] = {"goo_kwh": goo, "ppa_kwh": ppa, "dc_kwh": round(kwh["dc"], 1),
+                                "pv_kwh": round(kwh["pv"], 1),
+                                "ref": round((goo + ppa + kwh["pv"]) / kwh["dc"], 4) if kwh["dc"] else None}
+        return truth
+
     def energy_daily(self) -> list[dict]:
+        """Per day from the registers at local midnight: E_IT, grid intake, E_DC = grid + PV - export, PUE."""
         out = []
         for d, day in enumerate(self.period.day_dates):
-            it = self.midnight[d + 1]["M-IT"] - self.midnight[d]["M-IT"]
-            grid = self.midnight[d + 1]["M-GRID"] - self.midnight[d]["M-GRID"]
+            delta = {m: self.midnight[d + 1][m] - self.midnight[d][m] for m in ("M-IT", "M-GRID", "M-PV", "M-EXPORT")}
+            it, grid = delta["M-IT"], delta["M-GRID"]
+            dc = grid + delta["M-PV"] - delta["M-EXPORT"]
             out.append({"day": day.isoformat(), "it_kwh": round(it, 1), "grid_kwh": round(grid, 1),
-                        "pue": round(grid / it, 4) if it else None})
+                        "dc_kwh": round(dc, 1), "pue": round(dc / it, 4) if it else None})
         return out
 
 
@@ -1495,6 +1750,7 @@ def synthesize(
     days: int = 14,
     start: date = date(2026, 10, 19),
     interval_s: int = 30,
+    gpu_interval_s: int = 300,
     seed: int = 7,
     tz: str = "Europe/Berlin",
     progress: Callable[[str, int, int], None] | None = None,
@@ -1502,12 +1758,15 @@ def synthesize(
     """Write a synthetic centre into ``out`` and return (and write as ``out/manifest.json``) its manifest.
 
     ``progress(step, done, total)`` is called as the work advances: step "jobs" (3 stages), then
-    "slurm" and "power" (one call per day). The same arguments give byte-identical files.
+    "slurm", "power" and "gpu" (one call per day). ``gpu_interval_s`` is the sampling interval of
+    the GPU metrics (DCGM). The same arguments give byte-identical files.
     """
     if days < 1:
         raise ValueError("days must be at least 1")
     if interval_s < 1 or METER_SLOT_S % interval_s:
         raise ValueError(f"interval_s must divide {METER_SLOT_S} (the meters' 15 minutes)")
+    if gpu_interval_s < 1 or 3600 % gpu_interval_s:
+        raise ValueError("gpu_interval_s must divide 3600 (an hour)")
     out = Path(out)
     zone = ZoneInfo(tz)
     report = progress or (lambda step, done, total: None)
@@ -1516,13 +1775,13 @@ def synthesize(
     day_dates = [start + timedelta(days=i) for i in range(days)]
     day_starts = [_midnight_utc(d, zone) for d in day_dates] + [_midnight_utc(start + timedelta(days=days), zone)]
     period = _Period(tz, zone, day_dates, day_starts, _Clock(zone, day_starts[0] - 86400, day_starts[-1] + 86400))
-    for sub in ("inventory", "contracts", "slurm", "power", "meters"):
+    for sub in ("inventory", "contracts", "slurm", "power", "meters", "certificates", "gpu"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     files = _Files(out)
 
-    _write_yaml(out / "inventory" / "inventory.yaml", _inventory_doc(specs))
+    _write_yaml(out / "inventory" / "inventory.yaml", _inventory_doc(specs, start))
     files.add(out / "inventory" / "inventory.yaml", "inventory", "inventory_yaml", nodes=len(specs),
-              meters=len(METERS), facility=1)
+              meters=len(METERS) + len(VALUE_METERS), facility=1)
     contracts = build_contracts(start, days)
     for doc in contracts:
         path = out / "contracts" / f"{doc['contract_id']}.yaml"
@@ -1564,18 +1823,24 @@ def synthesize(
         node_kwh = watts.sum(axis=0).reshape(-1, spp).sum(axis=1) * interval_s / 3.6e6
         meters.day(out, d, node_kwh, files)
         report("power", d + 1, days)
+    ledgers = meters.ledgers(out, files)
+    gpu = _Gpu(jobs, specs, period, gpu_interval_s, seed)
+    for d in range(days):
+        gpu.write(out, d, files)
+        report("gpu", d + 1, days)
 
     manifest = _manifest(
         period=period, specs=specs, start=start, interval_s=interval_s, seed=seed, files=files.rows,
         contracts=contracts, jobs=jobs, wl=wl, so=so, totals_slurm=totals_slurm, power=power, meters=meters,
-        accounts=accounts, pipe_job=pipe_job, json_days=json_days,
+        accounts=accounts, pipe_job=pipe_job, json_days=json_days, ledgers=ledgers, gpu=gpu,
     )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 
 
 def _manifest(*, period: _Period, specs, start, interval_s, seed, files, contracts, jobs, wl, so, totals_slurm,
-              power: _Power, meters: _Meters, accounts, pipe_job, json_days) -> dict:
+              power: _Power, meters: _Meters, accounts, pipe_job, json_days, ledgers: dict,
+              gpu: _Gpu) -> dict:
     cutoff, dates = period.cutoff, period.day_dates
     covered = {a for c in contracts for a in c["accounts"]} | {
         a for c in contracts for am in c["amendments"] for a in am.get("accounts", [])}
@@ -1602,7 +1867,8 @@ def _manifest(*, period: _Period, specs, start, interval_s, seed, files, contrac
         "generator": "kirz.synth",
         "parameters": {
             "nodes": len(specs), "gpu_nodes": wl.n_gpu, "cpu_nodes": len(specs) - wl.n_gpu, "days": period.days,
-            "start": start.isoformat(), "end": dates[-1].isoformat(), "interval_s": interval_s, "seed": seed,
+            "start": start.isoformat(), "end": dates[-1].isoformat(), "interval_s": interval_s,
+            "gpu_interval_s": gpu.dt, "seed": seed,
             "tz": period.tz, "period_start_utc": _iso(period.t0), "export_cutoff_utc": _iso(cutoff),
         },
         "files": files,
@@ -1621,13 +1887,18 @@ def _manifest(*, period: _Period, specs, start, interval_s, seed, files, contrac
             "contract_versions": versions,
             "partners": len({c["partner"]["id"] for c in contracts}),
             "inventory_nodes": len(specs),
-            "inventory_meters": len(METERS),
+            "inventory_meters": len(METERS) + len(VALUE_METERS),
+            "meter_values": meters.rows["values"],
+            "certificate_items": 3 * len(ledgers),
+            "gpu_samples": gpu.rows,
+            "gpu_series": gpu.series,
         },
         # rows each raw table should hold after ingesting the folder once (nothing here is bad input)
         "raw_rows": {
             "slurm_jobs": n_slurm, "node_power": n_power, "meter_readings": n_meter,
-            "inventory_nodes": len(specs), "inventory_meters": len(METERS), "inventory_facility": 1,
-            "contract_versions": versions,
+            "inventory_nodes": len(specs), "inventory_meters": len(METERS) + len(VALUE_METERS),
+            "inventory_facility": 1, "contract_versions": versions, "meter_values": meters.rows["values"],
+            "certificates": 3 * len(ledgers), "gpu_samples": gpu.rows,
         },
         "quirks": {
             "unassigned_accounts": sorted({j.account for j in jobs if j.account not in covered}),
@@ -1655,12 +1926,15 @@ def _manifest(*, period: _Period, specs, start, interval_s, seed, files, contrac
             "dst_fallback_days": [dates[i].isoformat() for i in period.change_days(fallback_only=True)],
             **power.quirks,
             **meters.quirks,
+            **gpu.quirks,
         },
         "truth": {
             "by_usage_area": dict(sorted(by_area.items())),
             "gpu_capacity_hours": round(gpu_capacity_h, 1),
             "gpu_utilisation": round(sum(a["gpu_hours"] for a in by_area.values()) / gpu_capacity_h, 4),
             "energy_daily": meters.energy_daily(),
+            "ledgers": ledgers,
+            "busy_gpu_hours": gpu.truth(),
         },
     }
 

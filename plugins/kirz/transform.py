@@ -8,6 +8,7 @@ several homes (tests, demo, production) never share dbt's state.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -16,11 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import kirz
-from kirz.config import Settings
+from kirz.config import DBT_PROJECT_DIR, Settings
 from kirz.warehouse import open_warehouse
-
-DBT_PROJECT_DIR = Path(kirz.__file__).resolve().parents[2] / "dbt_project"
 
 # statuses dbt reports per node, grouped into the four buckets of the summary
 _STATUS_BUCKET = {
@@ -33,26 +31,6 @@ _STATUS_BUCKET = {
     "skipped": "skip",
     "no-op": "pass",
 }
-
-HEADLINE_KPIS = (
-    "gpu_hours",
-    "cpu_core_hours",
-    "jobs",
-    "active_users",
-    "active_partners",
-    "new_partners",
-    "revier_gpu_hour_share_pct",
-    "company_gpu_hour_share_pct",
-    "compute_value_eur",
-    "subsidy_eur",
-    "it_energy_kwh",
-    "facility_energy_kwh",
-    "pue",
-    "renewable_share_pct",
-    "co2e_location_kg",
-    "co2e_market_kg",
-    "gpu_utilization_pct",
-)
 
 _env_lock = threading.Lock()
 
@@ -173,6 +151,7 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtRun:
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(paths["target"]),
         "--log-path", str(paths["logs"]),
+        "--vars", json.dumps(settings.dbt_vars, sort_keys=True),
     ]
     if not os.environ.get("KIRZ_DBT_VERBOSE"):
         full_args.append("--quiet")  # dbt's full log still goes to <home>/dbt/logs/dbt.log
@@ -264,24 +243,3 @@ def transform(
         args += ["--exclude-resource-type", "unit_test"]
     return summarise(run_dbt(settings, args))
 
-
-def headline_kpis(con, period_type: str, period: str) -> list[dict]:
-    """Headline figures of one period over all usage areas, from marts.fct_impact_kpis.
-
-    Returns dicts with kpi, value and unit, in the order of HEADLINE_KPIS; KPIs without a
-    value for the period are left out.
-    """
-    rows = con.execute(
-        """
-        select kpi, value, unit
-        from marts.fct_impact_kpis
-        where period_type = ? and period = ? and usage_area = 'all'
-        """,
-        [period_type, period],
-    ).fetchall()
-    found = {kpi: (value, unit) for kpi, value, unit in rows}
-    return [
-        {"kpi": kpi, "value": found[kpi][0], "unit": found[kpi][1]}
-        for kpi in HEADLINE_KPIS
-        if kpi in found
-    ]

@@ -7,6 +7,10 @@ meaning a funder could read. Period-bound suites are run over chunks of local da
 outcomes are stored per local day (or per KPI period), so that a later run of the same day
 supersedes an earlier one and a failure blocks exactly the periods it touches.
 
+The gate (:func:`pass_gate`) is the one decision every step that lets data out takes (the
+publish DAG, ``kirz publish``, ``kirz report``, the demo); an override of a blocked gate is
+recorded in ``audit.gate_overrides`` and travels with the snapshot into the reports.
+
 GX's SQL data source does not work on DuckDB as shipped, so batches are pandas frames; GX is
 imported lazily (it costs seconds) and one ephemeral context is reused per process.
 """
@@ -16,7 +20,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import re
 import secrets
 import subprocess
@@ -28,7 +31,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from kirz.config import Settings
+from kirz.config import DBT_PROJECT_DIR, EXPECTATIONS_DIR, REPO_ROOT, Settings
 from kirz.localtime import local_day_bounds
 from kirz.warehouse import open_warehouse
 
@@ -120,6 +123,19 @@ DQ_DDL = [
         primary key (mart, key)
     )
     """,
+    # a blocked gate let through on purpose: who, why, over which days, past which failures
+    """
+    create table if not exists audit.gate_overrides (
+        override_id    varchar primary key,
+        decided_at     timestamptz not null,
+        command        varchar not null,
+        period_start   date,
+        period_end     date,
+        blocking       varchar not null,
+        reason         varchar not null,
+        overridden_by  varchar not null
+    )
+    """,
 ]
 
 RESULT_COLUMNS = (
@@ -172,6 +188,9 @@ class DqRun:
 
 @dataclass
 class GateDecision:
+    """May data go out? ``status``: 'open', 'blocked', 'overridden' (blocked, let through by the
+    override in ``override``, a row of audit.gate_overrides) or 'empty' (the marts hold no days)."""
+
     ok: bool
     blocking: list[dict]
     warnings: list[dict]
@@ -179,6 +198,21 @@ class GateDecision:
     message: str
     period_start: date | None = None
     period_end: date | None = None
+    status: str = ""
+    command: str = ""
+    override: dict | None = None
+
+    def __post_init__(self):
+        if not self.status:
+            self.status = "open" if self.ok else "blocked"
+
+
+class GateBlocked(RuntimeError):
+    """A step stopped at the data-quality gate; ``decision`` says why and how to go on."""
+
+    def __init__(self, decision: GateDecision):
+        self.decision = decision
+        super().__init__(decision.message)
 
 
 @dataclass(frozen=True)
@@ -227,13 +261,29 @@ class FrameScope:
 
 
 def expectations_dir(settings: Settings | None = None) -> Path:
-    """The folder of suite modules: setting ``expectations_dir``, ``$KIRZ_EXPECTATIONS_DIR``,
-    else ``expectations/`` at the root of this source tree."""
-    if settings is not None and settings.extra.get("expectations_dir"):
-        return Path(settings.extra["expectations_dir"])
-    if os.environ.get("KIRZ_EXPECTATIONS_DIR"):
-        return Path(os.environ["KIRZ_EXPECTATIONS_DIR"])
-    return Path(__file__).resolve().parents[2] / "expectations"
+    """The folder of suite modules: the setting ``expectations_dir`` (``KIRZ_EXPECTATIONS_DIR``),
+    else ``expectations/`` of the repository."""
+    return Path(settings.expectations_dir) if settings is not None else EXPECTATIONS_DIR
+
+
+def dbt_setting(con, name: str):
+    """A business constant (a dbt var) as the last build used it: from ``ref.settings`` (JSON
+    values, published by the settings model, after kirz.toml's overrides), else as declared in
+    dbt_project.yml (a warehouse no build has written the settings into). Never a copy in Python."""
+    if _table_exists(con, "ref.settings"):
+        row = con.execute("select value from ref.settings where setting = ?", [name]).fetchone()
+        if row is not None:
+            return json.loads(row[0])
+    import yaml
+
+    project = DBT_PROJECT_DIR / "dbt_project.yml"
+    declared = (yaml.safe_load(project.read_text()) or {}).get("vars") or {}
+    if name not in declared:
+        raise KeyError(f"dbt var {name!r} is neither in ref.settings nor declared in {project}")
+    value = declared[name]
+    if isinstance(value, str) and "{{" in value:
+        raise ValueError(f"dbt var {name!r} is a Jinja expression in {project}; read it from ref.settings after a build")
+    return value
 
 
 def _load_module(path: Path, layer: str) -> ModuleType:
@@ -581,13 +631,21 @@ def _design_kw(con, settings: Settings) -> float:
 
 
 def _max_ingest_id(con) -> int:
+    from kirz.ingest.source import raw_tables
+
     parts = ["select max(ingest_id) as m from audit.ingests"] + [
-        f"select max(ingest_id) from raw.{t}" for t in ("slurm_jobs", "node_power", "meter_readings",
-                                                         "inventory_nodes", "inventory_meters",
-                                                         "inventory_facility", "contract_versions")
+        f"select max(ingest_id) from raw.{t}" for t in raw_tables()
     ]
     row = con.execute("select max(m) from (" + " union all ".join(parts) + ")").fetchall()
     return int(row[0][0] or 0)
+
+
+def _period_tables() -> dict[str, str]:
+    """Raw table -> the SQL instant placing its rows in a local day (the sources' declarations);
+    tables without one are checked whole by their suites."""
+    from kirz.ingest.source import raw_tables
+
+    return {name: t.period_time for name, t in raw_tables().items() if t.period_time}
 
 
 def _watermark(con, layer: str) -> int:
@@ -603,17 +661,15 @@ def _set_watermark(con, layer: str, ingest_id: int) -> None:
 
 
 def days_touched(con, tz: str, lo: int, hi: int) -> list[date]:
-    """Local days holding jobs, power samples or meter readings of ingests ``lo..hi``."""
+    """Local days holding rows of ingests ``lo..hi`` in the period-bound raw tables (jobs, power
+    and GPU samples, meter readings: each table's declared period time)."""
     scope = FrameScope(tz=tz)
+    parts = " union all ".join(
+        f"select {scope.local_day(expr)} as d from raw.{table} where ingest_id between $lo and $hi"
+        for table, expr in _period_tables().items()
+    )
     sql = f"""
-        select distinct d from (
-            select {scope.local_day('coalesce(start_at, submit_at, end_at, received_at)')} as d
-            from raw.slurm_jobs where ingest_id between $lo and $hi
-            union all
-            select {scope.local_day('sample_at')} from raw.node_power where ingest_id between $lo and $hi
-            union all
-            select {scope.local_day('reading_at')} from raw.meter_readings where ingest_id between $lo and $hi
-        ) where d is not null order by d
+        select distinct d from ({parts}) where d is not null order by d
     """
     return [r[0] for r in con.execute(sql, {"lo": lo, "hi": hi}).fetchall()]
 
@@ -622,14 +678,12 @@ def data_days(con, tz: str, layer: str) -> tuple[date | None, date | None]:
     """First and last local day holding data of a layer (for an open-ended window)."""
     scope = FrameScope(tz=tz)
     if layer == "raw":
+        parts = " union all ".join(
+            f"select {scope.local_day(f'min({expr})')} d0, {scope.local_day(f'max({expr})')} d1 from raw.{table}"
+            for table, expr in _period_tables().items()
+        )
         sql = f"""
-            select min(d0), max(d1) from (
-                select {scope.local_day('min(coalesce(start_at, submit_at, end_at, received_at))')} d0,
-                       {scope.local_day('max(coalesce(start_at, submit_at, end_at, received_at))')} d1
-                from raw.slurm_jobs
-                union all select {scope.local_day('min(sample_at)')}, {scope.local_day('max(sample_at)')} from raw.node_power
-                union all select {scope.local_day('min(reading_at)')}, {scope.local_day('max(reading_at)')} from raw.meter_readings
-            )
+            select min(d0), max(d1) from ({parts})
         """
     else:
         parts = []
@@ -778,7 +832,7 @@ def _code_version() -> str:
         from kirz import __version__
 
         version = __version__
-        root = Path(__file__).resolve().parents[2]
+        root = REPO_ROOT
         if (root / ".git").exists():
             try:
                 sha = subprocess.run(
@@ -798,6 +852,8 @@ def _new_run_id(layer: str, started: datetime) -> str:
 
 
 def _acceptances(con) -> list[dict]:
+    if not _table_exists(con, "audit.dq_acceptances"):
+        return []
     cur = con.execute(
         "select suite, expectation, period_start, period_end, reason, accepted_by, accepted_at "
         "from audit.dq_acceptances order by accepted_at"
@@ -979,8 +1035,10 @@ _LATEST_SQL = """
 
 def latest_results(con, period_start: date, period_end: date) -> list[dict]:
     """The latest result of every expectation for every day (or KPI period, or whole table)
-    overlapping the period; acceptance evaluated against the period."""
-    init_dq_schema(con)
+    overlapping the period; acceptance evaluated against the period. Reads only: ``con`` may
+    be read-only (the published snapshot)."""
+    if not (_table_exists(con, "audit.dq_results") and _table_exists(con, "audit.dq_runs")):
+        return []
     cur = con.execute(_LATEST_SQL, {"ps": period_start, "pe": period_end})
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -1014,8 +1072,12 @@ def _describe(r: dict) -> str:
     )
 
 
-def gate(con, period_start: date, period_end: date) -> GateDecision:
-    """May the period be published? Blocked by any critical failure not accepted in the latest
+# what each gated step does with the data, for the gate's messages
+GATE_COMMANDS = {"publish": "publishing", "report": "reporting on"}
+
+
+def gate(con, period_start: date, period_end: date, command: str = "publish") -> GateDecision:
+    """May the period go out? Blocked by any critical failure not accepted in the latest
     results of the period (and when no validation covers the period at all)."""
     rows = latest_results(con, period_start, period_end)
     failed = [r for r in rows if not r["success"]]
@@ -1023,26 +1085,141 @@ def gate(con, period_start: date, period_end: date) -> GateDecision:
     accepted = [r for r in failed if r["accepted"]]
     warnings = [r for r in failed if r["severity"] != "critical" and not r["accepted"]]
     span = f"{period_start.isoformat()}..{period_end.isoformat()}"
+    doing = GATE_COMMANDS[command]
     if not rows:
         message = (
-            f"publishing {span} is blocked: no data-quality results cover this period; "
+            f"{doing} {span} is blocked: no data-quality results cover this period; "
             f"run `kirz validate --since {period_start} --until {period_end}` first"
         )
-        return GateDecision(False, [], [], [], message, period_start, period_end)
+        return GateDecision(False, [], [], [], message, period_start, period_end, command=command)
     if blocking:
         lines = "\n".join(f"  - {_describe(r)}" for r in blocking)
         message = (
-            f"publishing {span} is blocked by {len(blocking)} critical data-quality failure(s) "
+            f"{doing} {span} is blocked by {len(blocking)} critical data-quality failure(s) "
             f"that nobody accepted:\n{lines}\n"
             "Fix the data and validate again, or record an acceptance with a reason "
             "(kirz dq accept SUITE EXPECTATION --from .. --to .. --reason ..)."
         )
-        return GateDecision(False, blocking, warnings, accepted, message, period_start, period_end)
+        return GateDecision(False, blocking, warnings, accepted, message, period_start, period_end, command=command)
     message = (
-        f"publishing {span} may go ahead: {sum(1 for r in rows if r['success'])} of {len(rows)} "
+        f"{doing} {span} may go ahead: {sum(1 for r in rows if r['success'])} of {len(rows)} "
         f"checks passed, {len(warnings)} warning(s), {len(accepted)} accepted failure(s)"
     )
-    return GateDecision(True, [], warnings, accepted, message, period_start, period_end)
+    return GateDecision(True, [], warnings, accepted, message, period_start, period_end, command=command)
+
+
+def check_override_args(force: bool, reason: str | None, by: str | None) -> None:
+    """An override needs all three: ``force``, a ``reason`` and who decides (``by``)."""
+    has_reason, has_by = bool(reason and reason.strip()), bool(by and by.strip())
+    if force and not (has_reason and has_by):
+        raise ValueError("--force needs --reason TEXT and --by NAME: an override is recorded with why and by whom")
+    if (reason is not None or by is not None) and not force:
+        raise ValueError("--reason and --by belong to --force (overriding a blocked data-quality gate)")
+
+
+def _blocking_text(decision: GateDecision) -> str:
+    """The failures a blocked gate names, one line each (what an override is recorded against)."""
+    if decision.blocking:
+        return "\n".join(_describe(r) for r in decision.blocking)
+    return f"no data-quality results cover {decision.period_start}..{decision.period_end}"
+
+
+def _override_in_force(con, decision: GateDecision, blocking: str) -> dict | None:
+    """The latest override recorded for exactly these blocking results over exactly these days."""
+    if not _table_exists(con, "audit.gate_overrides"):
+        return None
+    cur = con.execute(
+        "select * from audit.gate_overrides where period_start = ? and period_end = ? and blocking = ? "
+        "order by decided_at desc, override_id desc limit 1",
+        [decision.period_start, decision.period_end, blocking],
+    )
+    cols = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    return dict(zip(cols, row)) if row else None
+
+
+def _record_override(con, decision: GateDecision, blocking: str, reason: str, by: str) -> dict:
+    now = datetime.now(timezone.utc)
+    override = {
+        "override_id": f"gate-{now.strftime('%Y%m%dT%H%M%SZ')}-{decision.command}-{secrets.token_hex(3)}",
+        "decided_at": now,
+        "command": decision.command,
+        "period_start": decision.period_start,
+        "period_end": decision.period_end,
+        "blocking": blocking,
+        "reason": reason.strip(),
+        "overridden_by": by.strip(),
+    }
+    init_dq_schema(con)
+    con.execute(
+        f"insert into audit.gate_overrides ({', '.join(override)}) values ({', '.join('?' * len(override))})",
+        list(override.values()),
+    )
+    return override
+
+
+def _overridden(decision: GateDecision, override: dict) -> GateDecision:
+    decision.ok = True
+    decision.status = "overridden"
+    decision.override = override
+    decision.message = (
+        f"{GATE_COMMANDS[decision.command]} {decision.period_start}..{decision.period_end} goes ahead under "
+        f"override {override['override_id']} by {override['overridden_by']} "
+        f"({override['decided_at'].astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC): {override['reason']}\n"
+        f"It lets through:\n" + "\n".join(f"  - {line}" for line in override["blocking"].splitlines())
+    )
+    return decision
+
+
+def pass_gate(
+    con,
+    tz: str,
+    command: str,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    by: str | None = None,
+    record_in: Path | str | None = None,
+) -> GateDecision:
+    """The data-quality gate that every step letting data out passes: the publish DAG,
+    ``kirz publish``, ``kirz report`` and the demo (``command``: 'publish' or 'report').
+
+    Decides over the local days the marts of ``con`` hold (:func:`gate`): blocked by a critical
+    failure nobody accepted, or when no validation covers those days. Blocked and forced
+    (``force`` with a ``reason`` and ``by``: all three or none), the override is recorded in
+    ``audit.gate_overrides`` (in ``record_in``, the live warehouse, when ``con`` reads a
+    read-only copy such as the published snapshot) and the step may go on: status
+    'overridden'. An override covers exactly the blocking results and days it was recorded
+    for: a step meeting them again (the reports rendered from a snapshot published under it,
+    a re-run) goes on under it; a new finding or another day needs a new decision. A forced
+    step at an open gate records nothing. The caller acts on ``ok`` (see :class:`GateBlocked`).
+    """
+    if command not in GATE_COMMANDS:
+        raise ValueError(f"unknown gated command {command!r}; expected one of {', '.join(GATE_COMMANDS)}")
+    check_override_args(force, reason, by)
+    first, last = data_days(con, tz, "marts")
+    if first is None:
+        message = f"nothing to {command}: the marts hold no days yet; run `kirz transform` first"
+        return GateDecision(False, [], [], [], message, status="empty", command=command)
+    decision = gate(con, first, last, command)
+    if decision.ok:
+        return decision
+    blocking = _blocking_text(decision)
+    if force:
+        if record_in is None:
+            override = _record_override(con, decision, blocking, reason, by)
+        else:
+            with open_warehouse(record_in) as live:
+                override = _record_override(live, decision, blocking, reason, by)
+        return _overridden(decision, override)
+    earlier = _override_in_force(con, decision, blocking)
+    if earlier is not None:
+        return _overridden(decision, earlier)
+    decision.message += (
+        f"\nTo {command} anyway: kirz {command} ... --force --reason TEXT --by NAME "
+        "(recorded in audit.gate_overrides and printed in every report rendered under it)."
+    )
+    return decision
 
 
 def accept(

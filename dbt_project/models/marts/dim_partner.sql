@@ -1,6 +1,7 @@
 -- One row per partner, described by its most recent contract version (latest effective_from
--- across its contracts), with region (NUTS-3, whether seated in the Revier), type, the usage
--- areas and funders of all its contracts, and its first day of usage.
+-- across its contracts), with region (NUTS-3 code and its name from the nuts3_regions seed,
+-- whether seated in the Revier), type, the usage areas and funders of all its contracts, and
+-- its first day of usage.
 
 with
 
@@ -13,6 +14,12 @@ versions as (
 revier as (
 
     select * from {{ ref('revier_nuts3') }}
+
+),
+
+regions as (
+
+    select * from {{ ref('nuts3_regions') }}
 
 ),
 
@@ -85,11 +92,11 @@ final as (
         latest.partner_name,
         latest.is_partner_confidential as is_confidential,
         latest.partner_type,
-        coalesce(partner_types.is_company, false) as is_company,
+        coalesce(partner_types.partner_type in ('{{ var("company_partner_types") | join("', '") }}'), false) as is_company,
         latest.partner_postcode as postcode,
         latest.partner_nuts3 as nuts3,
-        revier.name as region_name,
-        revier.state as region_state,
+        regions.name as region_name,
+        regions.state as region_state,
         revier.nuts3 is not null as is_revier,
         per_partner.n_contracts,
         per_partner.usage_areas,
@@ -101,6 +108,8 @@ final as (
         on latest.partner_id = per_partner.partner_id
     left join revier
         on latest.partner_nuts3 = revier.nuts3
+    left join regions
+        on latest.partner_nuts3 = regions.nuts3
     left join partner_types
         on latest.partner_type = partner_types.partner_type
     left join first_usage

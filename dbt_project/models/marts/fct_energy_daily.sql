@@ -1,10 +1,13 @@
 -- Facility and IT energy per local day (var timezone), with PUE and data quality.
 --
--- Meter figures add up the top-level meters of each kind (a meter whose parent is of the same
--- kind is a sub-meter and not added again). PUE = grid_intake kWh / IT kWh of the day; it is
--- measured when both kinds cover the whole day; otherwise estimated: from the day's partial
--- figures when both have some, else carried from the nearest earlier day with a measured PUE,
--- else from the nearest later one. avg_it_kw and peak_it_kw come from the IT meters (peak =
+-- Meter figures come from int_energy_figures_daily (top-level meters of each kind; E_DC = grid
+-- intake + on-site generation + backup generators - grid export). PUE = E_DC / E_IT of the day;
+-- it is measured on a PUE day (both measured over the whole day without a gap); otherwise
+-- estimated: from the day's partial figures when both have some, else carried from the nearest
+-- earlier day with a measured PUE, else from the nearest later one. The renewable share of the
+-- day is the certificate ledger's coverage of its year (REF, at most 1; int_energy_ledger_yearly),
+-- applied to the day's grid intake: renewable_kwh = grid_kwh x renewable_share (null without a
+-- ledger for the year; renewable_share is then 0, as without grid data). avg_it_kw and peak_it_kw come from the IT meters (peak =
 -- highest quarter-hour average); on days without IT meter data, from the node samples (sum of
 -- node power per minute). Node energy is the energy integrated from node power samples;
 -- estimated job energy (busy time without samples) is reported apart and not part of it.
@@ -29,21 +32,21 @@ job_daily as (
 
 ),
 
-meter_daily as (
+energy_figures as (
 
-    select * from {{ ref('int_meter_energy_daily') }}
+    select * from {{ ref('int_energy_figures_daily') }}
+
+),
+
+ledger as (
+
+    select * from {{ ref('int_energy_ledger_yearly') }}
 
 ),
 
 it_quarters as (
 
     select * from {{ ref('int_it_load_quarter_hourly') }}
-
-),
-
-meters as (
-
-    select * from {{ ref('stg_inventory__meters') }}
 
 ),
 
@@ -78,56 +81,39 @@ job_totals as (
 
 ),
 
-top_meters_per_kind as (
-
-    select
-        meters.kind,
-        count(*) as meters
-    from meters
-    left join meters as parents on meters.parent_meter_id = parents.meter_id
-    where parents.meter_id is null or parents.kind <> meters.kind
-    group by meters.kind
-
-),
-
-meter_kinds as (
-
-    select
-        meter_daily.day,
-        meter_daily.kind,
-        sum(meter_daily.kwh) as kwh,
-        -- a kind covers the day only if each of its top-level meters does
-        case
-            when count(*) < coalesce(max(top_meters_per_kind.meters), 1) then 0
-            else min(meter_daily.coverage)
-        end as coverage,
-        sum(meter_daily.resets) as resets,
-        sum(meter_daily.rollovers) as rollovers
-    from meter_daily
-    left join top_meters_per_kind on meter_daily.kind = top_meters_per_kind.kind
-    where meter_daily.is_top_level
-    group by meter_daily.day, meter_daily.kind
-
-),
-
 meter_totals as (
 
     select
-        day,
-        sum(kwh) filter (where kind = 'grid_intake') as grid_kwh,
-        sum(kwh) filter (where kind = 'it') as it_kwh,
-        sum(kwh) filter (where kind = 'cooling') as cooling_kwh,
-        sum(kwh) filter (where kind = 'heat_reuse') as heat_reuse_kwh,
-        sum(kwh) filter (where kind = 'renewable_supply') as renewable_kwh,
-        sum(kwh) filter (
-            where kind not in ('grid_intake', 'it', 'cooling', 'heat_reuse', 'renewable_supply')
-        ) as other_kwh,
-        max(coverage) filter (where kind = 'grid_intake') as grid_coverage,
-        max(coverage) filter (where kind = 'it') as it_coverage,
-        sum(resets) as meter_resets,
-        sum(rollovers) as meter_rollovers
-    from meter_kinds
-    group by day
+        energy_figures.day,
+        energy_figures.grid_intake_kwh as grid_kwh,
+        energy_figures.dc_kwh,
+        energy_figures.grid_export_kwh,
+        energy_figures.onsite_generation_kwh,
+        energy_figures.backup_generator_kwh,
+        energy_figures.it_kwh,
+        energy_figures.cooling_kwh,
+        energy_figures.heat_reuse_kwh,
+        energy_figures.other_kwh,
+        energy_figures.grid_coverage,
+        energy_figures.it_coverage,
+        energy_figures.is_pue_day,
+        energy_figures.meter_resets,
+        energy_figures.meter_rollovers,
+        coalesce(ledger.has_ledger, false) as has_ledger,
+        case
+            when energy_figures.grid_intake_kwh > 0 then least(1.0, greatest(0.0, coalesce(ledger.ref, 0.0)))
+            else 0.0
+        end as renewable_share
+    from energy_figures
+    left join ledger
+        on year(energy_figures.day) = ledger.year
+    -- days with kWh meter data (water and temperatures alone make no energy day)
+    where coalesce(
+        energy_figures.grid_intake_kwh, energy_figures.grid_export_kwh, energy_figures.onsite_generation_kwh,
+        energy_figures.backup_generator_kwh, energy_figures.it_kwh, energy_figures.cooling_kwh,
+        energy_figures.heat_removed_kwh, energy_figures.heat_reuse_kwh, energy_figures.heat_released_kwh,
+        energy_figures.other_kwh
+    ) is not null
 
 ),
 
@@ -157,6 +143,11 @@ joined as (
         days.day,
         {{ seconds_between(local_day_start('days.day'), local_day_end('days.day')) }} / 3600 as day_hours,
         meter_totals.grid_kwh,
+        meter_totals.dc_kwh,
+        meter_totals.grid_export_kwh,
+        meter_totals.onsite_generation_kwh,
+        meter_totals.backup_generator_kwh,
+        meter_totals.renewable_share,
         meter_totals.it_kwh,
         node_totals.node_kwh,
         node_totals.idle_node_kwh,
@@ -166,7 +157,8 @@ joined as (
         node_totals.sampled_node_s,
         meter_totals.cooling_kwh,
         meter_totals.heat_reuse_kwh,
-        meter_totals.renewable_kwh,
+        case when meter_totals.has_ledger then meter_totals.grid_kwh * meter_totals.renewable_share end
+            as renewable_kwh,
         meter_totals.other_kwh,
         coalesce(meter_totals.grid_coverage, 0) as grid_coverage,
         coalesce(meter_totals.it_coverage, 0) as it_coverage,
@@ -181,14 +173,11 @@ joined as (
         it_peaks.peak_it_meter_kw,
         node_load.peak_node_kw,
         case
-            when meter_totals.grid_coverage >= 0.9999
-                and meter_totals.it_coverage >= 0.9999
-                and meter_totals.it_kwh > 0
-                then meter_totals.grid_kwh / meter_totals.it_kwh
+            when meter_totals.is_pue_day then meter_totals.dc_kwh / meter_totals.it_kwh
         end as measured_pue,
         case
-            when meter_totals.grid_kwh > 0 and meter_totals.it_kwh > 0
-                then meter_totals.grid_kwh / meter_totals.it_kwh
+            when meter_totals.dc_kwh > 0 and meter_totals.it_kwh > 0
+                then meter_totals.dc_kwh / meter_totals.it_kwh
         end as partial_pue
     from days
     left join node_totals on days.day = node_totals.day
@@ -230,6 +219,11 @@ final as (
         renewable_kwh,
         other_kwh,
         pue,
+        dc_kwh,
+        grid_export_kwh,
+        onsite_generation_kwh,
+        backup_generator_kwh,
+        coalesce(renewable_share, 0.0) as renewable_share,
         case
             when it_kwh is not null then it_kwh / day_hours
             else node_kwh / day_hours

@@ -55,7 +55,11 @@ per_job as (
         sum(cost_eur) as cost_eur,
         sum(compute_value_eur) as compute_value_eur,
         sum(subsidy_eur) as subsidy_eur,
-        sum(gpu_hours) filter (where is_economic_use) as economic_use_gpu_hours
+        sum(gpu_hours) filter (where is_economic_use) as economic_use_gpu_hours,
+        sum(busy_gpu_hours) as busy_gpu_hours,
+        -- the GPU-hours whose use was measured: of the days with GPU samples
+        sum(gpu_hours) filter (where busy_gpu_hours is not null) as measured_gpu_hours,
+        count(*) filter (where gpu_use_source = 'approximate') as approximate_gpu_days
     from job_days
     group by job_key
 
@@ -110,6 +114,16 @@ final as (
         coalesce(per_job.compute_value_eur, 0) as compute_value_eur,
         coalesce(per_job.subsidy_eur, 0) as subsidy_eur,
         coalesce(per_job.economic_use_gpu_hours, 0) as economic_use_gpu_hours,
+        per_job.busy_gpu_hours,
+        case
+            when per_job.measured_gpu_hours > 0
+                then 100.0 * per_job.busy_gpu_hours / per_job.measured_gpu_hours
+        end as gpu_used_pct,
+        case
+            when per_job.busy_gpu_hours is null then 'none'
+            when per_job.approximate_gpu_days > 0 then 'approximate'
+            else 'exact'
+        end as gpu_use_source,
         jobs.ingest_id as job_ingest_id,
         contracted.contract_ingest_id
 

@@ -43,7 +43,8 @@ final as (
         sum(cost_eur) as cost_eur,
         sum(compute_value_eur) as compute_value_eur,
         sum(subsidy_eur) as subsidy_eur,
-        coalesce(sum(gpu_hours) filter (where is_economic_use), 0) as economic_use_gpu_hours
+        coalesce(sum(gpu_hours) filter (where is_economic_use), 0) as economic_use_gpu_hours,
+        sum(busy_gpu_hours) as busy_gpu_hours
 
     from job_days
     group by day, contract_id, partner_id, usage_area

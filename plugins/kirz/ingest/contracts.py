@@ -2,10 +2,14 @@
 
 Version 0 is the contract as signed; each amendment replaces the fields it names from its
 ``effective_from`` on, so a job is priced and assigned to a usage area by the version in force
-on its start day. Unlike the measurement sources, a contract is not a stream of independent
-rows: a half-read contract would silently move usage to the wrong usage area or price. An
-invalid file is therefore rejected whole with a :class:`FormatError` that names the line of
-the offending key (the document is composed with PyYAML to keep node marks).
+on its start day. The state-aid fields (``activity``, ``signed_on``, ``partner.group``,
+``other_deminimis_eur``) describe the contract as a whole and are repeated on every version;
+amendments cannot change them.
+
+Unlike the measurement sources, a contract is not a stream of independent rows: a half-read
+contract would silently move usage to the wrong usage area or price. An invalid file is
+therefore rejected whole with a :class:`FormatError` that names the line of the offending key
+(the document is composed with PyYAML to keep node marks).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kirz.ingest.base import FormatError, ParseContext, Parsed
-from kirz.warehouse import RAW_COLUMNS
+from kirz.ingest.source import Format, RawTable, Source, detects_as
 
 FORMAT = "contract_yaml"
 TABLE = "contract_versions"
@@ -39,6 +43,7 @@ PARTNER_TYPES = (
     "public_administration",
     "education_provider",
 )
+ACTIVITIES = ("economic", "non_economic")
 CHANGEABLE_FIELDS = (
     "gpu_hours_allocated",
     "price_eur_per_gpu_hour",
@@ -52,21 +57,6 @@ CHANGEABLE_FIELDS = (
 # Alias expansion and nesting are bounded so that a hostile file cannot exhaust memory.
 _MAX_NODES = 100_000
 _MAX_DEPTH = 50
-
-_ARROW_TYPES = {
-    "varchar": pa.string(),
-    "json": pa.string(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "varchar[]": pa.list_(pa.string()),
-}
-SCHEMA = pa.schema(
-    [("line_no", pa.int64())] + [(name, _ARROW_TYPES[typ]) for name, typ in RAW_COLUMNS[TABLE]]
-)
-
 
 # ---------------------------------------------------------------- field types
 
@@ -146,6 +136,7 @@ Accounts = Annotated[list[Annotated[str, AfterValidator(_account)]], Field(min_l
 Funders = Annotated[list[Annotated[str, AfterValidator(_funder)]], AfterValidator(_unique)]
 UsageArea = Literal[USAGE_AREAS]
 PartnerType = Literal[PARTNER_TYPES]
+Activity = Literal[ACTIVITIES]
 
 
 class _Model(BaseModel):
@@ -161,6 +152,8 @@ class Partner(_Model):
     postcode: Annotated[str, AfterValidator(_postcode)]
     nuts3: Annotated[str, AfterValidator(_nuts3)]
     confidential: bool
+    # single undertaking (linked enterprises) for de-minimis; None (not named): the partner alone
+    group: Id = None
 
 
 class Commitments(_Model):
@@ -189,6 +182,12 @@ class Contract(_Model):
     contract_id: Id
     partner: Partner
     usage_area: UsageArea
+    # economic use is decided by the contract, never by the price (DESIGN, State aid)
+    activity: Activity = "non_economic"
+    # de-minimis aid is granted at signature; None (not named): valid_from
+    signed_on: Day = None
+    # de-minimis aid the undertaking declared from elsewhere over the rolling three years
+    other_deminimis_eur: Amount = 0.0
     funders: Funders
     accounts: Accounts
     valid_from: Day
@@ -367,6 +366,8 @@ _TYPE_WORDS = {
 def _field_choices(path: tuple) -> tuple[str, ...]:
     if path and path[-1] == "type":
         return PARTNER_TYPES
+    if path and path[-1] == "activity":
+        return ACTIVITIES
     return USAGE_AREAS
 
 
@@ -449,6 +450,11 @@ def _versions(c: Contract, lines: dict[tuple, int]) -> list[tuple[int, date, dic
     }
     if c.valid_to < c.valid_from:
         raise _Problem(lines[("valid_to",)], f"valid_to {c.valid_to} is before valid_from {c.valid_from}")
+    if c.signed_on is not None and c.signed_on > c.valid_to:
+        raise _Problem(
+            lines[("signed_on",)],
+            f"signed_on {c.signed_on} is after valid_to {c.valid_to} (a contract is signed before it ends)",
+        )
     out = [(lines[()], c.valid_from, dict(state))]
     taken: dict[date, int] = {}
     for i in sorted(range(len(c.amendments)), key=lambda i: (c.amendments[i].effective_from, i)):
@@ -561,6 +567,10 @@ def parse(path: Path, ctx: ParseContext) -> Parsed:
             "partner_postcode": p.postcode,
             "partner_nuts3": p.nuts3,
             "partner_confidential": p.confidential,
+            "activity": contract.activity,
+            "signed_on": contract.signed_on if contract.signed_on is not None else contract.valid_from,
+            "partner_group": p.group if p.group is not None else p.id,
+            "other_deminimis_eur": contract.other_deminimis_eur,
             "document": document,
             **fields,
         }
@@ -623,3 +633,74 @@ def find_account_overlaps(versions: list[dict]) -> list[str]:
         f"on overlapping days, first on {day.isoformat()}"
         for (account, c1, c2), (day, x, y) in sorted(first.items())
     ]
+
+
+# one row per contract version: the base document and each amendment applied in order
+CONTRACT_VERSIONS = RawTable(
+    "contract_versions",
+    (
+        ("contract_id", "varchar"),
+        ("version_no", "integer"),       # 0 = as signed, 1.. = amendments in date order
+        ("effective_from", "date"),
+        ("effective_to", "date"),        # inclusive; day before the next version, or valid_to
+        ("valid_from", "date"),
+        ("valid_to", "date"),            # inclusive
+        ("partner_id", "varchar"),
+        ("partner_name", "varchar"),
+        ("partner_type", "varchar"),
+        ("partner_postcode", "varchar"),
+        ("partner_nuts3", "varchar"),
+        ("partner_confidential", "boolean"),
+        ("usage_area", "varchar"),
+        ("funders", "varchar[]"),
+        ("accounts", "varchar[]"),
+        ("gpu_hours_allocated", "double"),
+        ("price_eur_per_gpu_hour", "double"),
+        ("jobs_created", "integer"),
+        ("trainees", "integer"),
+        ("activity", "varchar"),         # economic | non_economic
+        ("signed_on", "date"),           # de-minimis aid is granted at signature
+        ("partner_group", "varchar"),    # single undertaking for de-minimis (default: the partner)
+        ("other_deminimis_eur", "double"),
+        ("document", "json"),            # the whole YAML document as delivered
+    ),
+)
+SCHEMA = CONTRACT_VERSIONS.arrow_schema
+
+
+def check_account_overlaps(con, parsed: Parsed, path: Path) -> None:
+    """Reject a delivery whose contract takes an account another contract holds at the same
+    time, against the latest delivery of every other contract in the warehouse."""
+    new = parsed.tables.get(TABLE)
+    if new is None or new.num_rows == 0:
+        return
+    new_rows = new.select(["contract_id", "accounts", "effective_from", "effective_to"]).to_pylist()
+    new_ids = {r["contract_id"] for r in new_rows}
+    existing = con.execute(
+        """
+        with latest as (
+            select contract_id, max(ingest_id) as ingest_id from raw.contract_versions group by contract_id
+        )
+        select v.contract_id, v.accounts, v.effective_from, v.effective_to
+        from raw.contract_versions v join latest using (contract_id, ingest_id)
+        """
+    ).fetchall()
+    rows = [
+        {"contract_id": c, "accounts": a, "effective_from": f, "effective_to": t}
+        for c, a, f, t in existing
+        if c not in new_ids
+    ]
+    conflicts = find_account_overlaps(rows + new_rows)
+    if conflicts:
+        raise FormatError(path, "; ".join(conflicts))
+
+
+SOURCE = Source(
+    name="contracts",
+    title="partner contracts (one YAML file per contract, with amendments)",
+    tables=(CONTRACT_VERSIONS,),
+    formats=(Format(FORMAT, detects_as(detect, FORMAT), parse),),
+    order=20,
+    aliases=("contract",),
+    check=check_account_overlaps,
+)

@@ -10,8 +10,8 @@ nothing delivered vanishes.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import time
+from dataclasses import replace
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,31 +22,16 @@ import pyarrow as pa
 
 from kirz.config import Settings
 from kirz.ingest.base import FormatError, ParseContext, Parsed
-from kirz.warehouse import RAW_COLUMNS, open_warehouse
+from kirz.ingest.source import Source, canonical_name, get_source
+from kirz.warehouse import open_warehouse
 
-SOURCE_MODULES = {
-    "slurm": "kirz.ingest.slurm",
-    "power": "kirz.ingest.power",
-    "meters": "kirz.ingest.meters",
-    "inventory": "kirz.ingest.inventory",
-    "contracts": "kirz.ingest.contracts",
-}
-ALIASES = {"sacct": "slurm", "meter": "meters", "contract": "contracts"}
 HEAD_BYTES = 64 * 1024
 IGNORED_NAMES = {"manifest.json"}
 
 
 def canonical_source(name: str) -> str:
-    source = ALIASES.get(name, name)
-    if source not in SOURCE_MODULES:
-        raise ValueError(
-            f"unknown source {name!r}; expected one of sacct, {', '.join(SOURCE_MODULES)}"
-        )
-    return source
-
-
-def parser_module(source: str):
-    return importlib.import_module(SOURCE_MODULES[canonical_source(source)])
+    """A source's name from its name or an alias (``sacct`` -> ``slurm``); ValueError otherwise."""
+    return canonical_name(name)
 
 
 @dataclass
@@ -96,15 +81,26 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 
 def detect_format(source: str, path: Path, forced: str | None = None) -> str:
-    module = parser_module(source)
+    """The format of a file as its source declares them (``forced`` is taken as given)."""
+    declared = get_source(source)
     if forced:
         return forced
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)
-    fmt = module.detect(head)
+    fmt = declared.detect(head)
     if fmt is None:
-        raise FormatError(path, f"not a {source} file of any known format")
+        raise FormatError(path, f"not a {declared.name} file of any known format")
     return fmt
+
+
+def parse_file(declared: Source, path: Path, fmt: str, ctx: ParseContext) -> Parsed:
+    """Parse a file with the reader its source declares for ``fmt``."""
+    reader = declared.format(fmt)
+    if reader is None:
+        raise FormatError(
+            path, f"format {fmt!r} is not a {declared.name} format ({', '.join(declared.format_names)})"
+        )
+    return reader.parse(path, replace(ctx, fmt=fmt))
 
 
 def _with_lineage(table: pa.Table, ingest_id: int, source_file: str, sha: str, received_at: datetime) -> pa.Table:
@@ -133,37 +129,11 @@ def _already_loaded(con, source: str, sha: str) -> int | None:
     return rows[0][0] if rows else None
 
 
-def _check_contract_overlaps(con, parsed: Parsed, path: Path) -> None:
-    from kirz.ingest.contracts import find_account_overlaps
-
-    new = parsed.tables.get("contract_versions")
-    if new is None or new.num_rows == 0:
-        return
-    new_rows = new.select(["contract_id", "accounts", "effective_from", "effective_to"]).to_pylist()
-    new_ids = {r["contract_id"] for r in new_rows}
-    existing = con.execute(
-        """
-        with latest as (
-            select contract_id, max(ingest_id) as ingest_id from raw.contract_versions group by contract_id
-        )
-        select v.contract_id, v.accounts, v.effective_from, v.effective_to
-        from raw.contract_versions v join latest using (contract_id, ingest_id)
-        """
-    ).fetchall()
-    rows = [
-        {"contract_id": c, "accounts": a, "effective_from": f, "effective_to": t}
-        for c, a, f, t in existing
-        if c not in new_ids
-    ]
-    conflicts = find_account_overlaps(rows + new_rows)
-    if conflicts:
-        raise FormatError(path, "; ".join(conflicts))
-
-
-def _rejected_head(source: str, path: Path) -> str | None:
-    """The start of a rejected file, kept beside the reason (none for Slurm files, which may
-    hold user names that were never pseudonymised: the file itself stays where it was)."""
-    if source == "slurm":
+def _rejected_head(declared: Source, path: Path) -> str | None:
+    """The start of a rejected file, kept beside the reason (none where the source says a file
+    may hold what must not be stored as delivered, such as Slurm user names that were never
+    pseudonymised: the file itself stays where it was)."""
+    if not declared.keeps_rejected_head:
         return None
     with open(path, "rb") as fh:
         return fh.read(2000).decode("utf-8", errors="replace")
@@ -175,7 +145,8 @@ def ingest_file(
     path: Path,
     ctx: ParseContext,
 ) -> FileResult:
-    source = canonical_source(source)
+    declared = get_source(source)
+    source = declared.name
     path = Path(path)
     t0 = time.perf_counter()
     sha, size = sha256_of(path)
@@ -194,14 +165,14 @@ def ingest_file(
         else:
             try:
                 result.format = detect_format(source, path, ctx.fmt)
-                parsed = parser_module(source).parse(path, ctx)
-                if source == "contracts":
-                    _check_contract_overlaps(con, parsed, path)
+                parsed = parse_file(declared, path, result.format, ctx)
+                if declared.check is not None:
+                    declared.check(con, parsed, path)
             except FormatError as exc:
                 parsed = None
                 result.status = "rejected"
                 result.message = str(exc)
-                head = _rejected_head(source, path)
+                head = _rejected_head(declared, path)
                 con.execute(
                     "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [ingest_id, source, str(path), sha, exc.line_no, head, f"file rejected: {exc.reason}", received_at],
@@ -210,20 +181,25 @@ def ingest_file(
                 result.reasons = {f"file rejected: {exc.reason}": 1}
         if parsed is not None:
             result.format = parsed.format
+            declared_tables = {t.name: t for t in declared.tables}
             for table_name, table in parsed.tables.items():
-                if table_name not in RAW_COLUMNS:
-                    raise ValueError(f"parser returned unknown table {table_name!r}")
+                if table_name not in declared_tables:
+                    raise ValueError(f"parser returned unknown table {table_name!r} (source {source} declares "
+                                     f"{', '.join(declared_tables)})")
                 if table.num_rows == 0:
                     continue
                 full = _with_lineage(table, ingest_id, str(path), sha, received_at)
-                cols = ["ingest_id", "source_file", "file_sha256", "line_no", "received_at"] + [
-                    c for c, _ in RAW_COLUMNS[table_name]
-                ]
+                cols = ["ingest_id", "source_file", "file_sha256", "line_no", "received_at"] + (
+                    declared_tables[table_name].column_names
+                )
+                # a column the parser does not deliver (an optional field of the format) is null
+                present = set(full.column_names)
+                values = [c if c in present else f"null as {c}" for c in cols]
                 con.register("_kirz_batch", full)
                 try:
                     con.execute(
                         f"insert into raw.{table_name} ({', '.join(cols)}) "
-                        f"select {', '.join(cols)} from _kirz_batch"
+                        f"select {', '.join(values)} from _kirz_batch"
                     )
                 finally:
                     con.unregister("_kirz_batch")

@@ -1,11 +1,20 @@
-"""Facility energy meters -> ``raw.meter_readings`` (reading_at, meter_id, kwh).
+"""Facility meters -> ``raw.meter_readings`` (reading_at, meter_id, kwh) and ``raw.meter_values``
+(reading_at, meter_id, value).
 
-Readings are cumulative kWh registers, loaded as delivered: counter resets, rollovers and
-duplicates are dbt's business, not the parser's. Two formats:
+Energy readings are cumulative kWh registers, loaded as delivered: counter resets, rollovers
+and duplicates are dbt's business, not the parser's. Three formats:
 
 ``meters_csv``
     Header ``timestamp,meter_id,kwh`` (any column order), timestamps UTC ISO 8601 (naive =
     UTC), decimal point. Read in bulk like the power CSV (Arrow line split, DuckDB casts).
+
+``meter_values_csv``
+    Meters read in another unit than kWh (inventory ``unit: m3`` water registers, ``unit: degC``
+    temperatures): header ``timestamp,meter_id,value``, otherwise as ``meters_csv``. The value
+    is stored as read in ``raw.meter_values``; its unit is the meter's in the inventory (the
+    parser does not know the inventory, so a value of a kWh meter is flagged by the raw suite
+    ``raw.meter_values``, not here). A kWh register keeps its own table and checks, so water
+    and temperatures never mix with energy.
 
 ``building_export``
     The building-management export: header ``Zeitstempel;Zähler;Zählerstand [kWh]``, ``;``
@@ -29,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
-from kirz.ingest.power import (
+from kirz.ingest.csv_readers import (
     csv_positions,
     end_warnings,
     field_sql,
@@ -43,11 +52,14 @@ from kirz.ingest.power import (
     split_sql,
     strip_bom,
 )
+from kirz.ingest.source import Format, RawTable, Source, detects_as
 from kirz.localtime import utc_candidates
 
 TABLE = "meter_readings"
-FORMATS = ("meters_csv", "building_export")
+VALUES_TABLE = "meter_values"
+FORMATS = ("meters_csv", "meter_values_csv", "building_export")
 CSV_HEADER = ("timestamp", "meter_id", "kwh")
+VALUES_HEADER = ("timestamp", "meter_id", "value")
 EXPORT_HEADER = ("zeitstempel", "zähler", "zählerstand [kwh]")
 EXPORT_TIME_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")
 
@@ -69,7 +81,7 @@ def decode_export(data: bytes) -> tuple[str, str]:
 
 
 def detect(head: bytes) -> str | None:
-    """'meters_csv' or 'building_export' from the first bytes of a file, else None."""
+    """'meters_csv', 'meter_values_csv' or 'building_export' from the first bytes of a file, else None."""
     line = first_line(head)
     try:
         text = line.decode("utf-8")
@@ -77,6 +89,8 @@ def detect(head: bytes) -> str | None:
         text = line.decode("cp1252", errors="replace")
     if sorted(header_fields(text, ",")) == sorted(CSV_HEADER):
         return "meters_csv"
+    if sorted(header_fields(text, ",")) == sorted(VALUES_HEADER):
+        return "meter_values_csv"
     if sorted(header_fields(text, ";")) == sorted(EXPORT_HEADER):
         return "building_export"
     return None
@@ -89,11 +103,13 @@ def parse(path: Path, ctx: ParseContext) -> Parsed:
     if fmt is None:
         raise FormatError(
             path,
-            "not a meter file: expected a 'timestamp,meter_id,kwh' CSV or a building export "
-            "with header 'Zeitstempel;Zähler;Zählerstand [kWh]'",
+            "not a meter file: expected a 'timestamp,meter_id,kwh' CSV, a 'timestamp,meter_id,value' CSV "
+            "or a building export with header 'Zeitstempel;Zähler;Zählerstand [kWh]'",
         )
     if fmt == "meters_csv":
         return _parse_csv(path, data)
+    if fmt == "meter_values_csv":
+        return _parse_values_csv(path, data)
     if fmt == "building_export":
         return _parse_export(path, data, ctx.tz)
     raise FormatError(path, f"format {fmt!r} is not a meter format ({', '.join(FORMATS)})")
@@ -102,6 +118,11 @@ def parse(path: Path, ctx: ParseContext) -> Parsed:
 def _parse_csv(path: Path, data: bytes) -> Parsed:
     return parse_measurement_csv(path, data, fmt="meters_csv", table=TABLE, header=CSV_HEADER,
                                  columns=("reading_at", "meter_id", "kwh"), epoch=False, what="a reading")
+
+
+def _parse_values_csv(path: Path, data: bytes) -> Parsed:
+    return parse_measurement_csv(path, data, fmt="meter_values_csv", table=VALUES_TABLE, header=VALUES_HEADER,
+                                 columns=("reading_at", "meter_id", "value"), epoch=False, what="a reading")
 
 
 def _parse_export(path: Path, data: bytes, tz: ZoneInfo) -> Parsed:
@@ -210,3 +231,34 @@ def resolve_local_times(local_us: np.ndarray, meters: list[str], tz: ZoneInfo) -
 def _to_us(dt: datetime) -> int:
     delta = dt.replace(tzinfo=None) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+METER_READINGS = RawTable(
+    "meter_readings",
+    (
+        ("reading_at", "timestamptz"),
+        ("meter_id", "varchar"),
+        ("kwh", "double"),
+    ),
+    period_time="reading_at",
+)
+
+# meters read in another unit than kWh (water registers in m3, temperatures in degC): the
+# unit is the meter's, from the inventory; the parser cannot know it and stores the value as read
+METER_VALUES = RawTable(
+    "meter_values",
+    (
+        ("reading_at", "timestamptz"),
+        ("meter_id", "varchar"),
+        ("value", "double"),
+    ),
+)
+
+SOURCE = Source(
+    name="meters",
+    title="facility meters (UTC CSV of kWh registers or other units, the German building export)",
+    tables=(METER_READINGS, METER_VALUES),
+    formats=tuple(Format(name, detects_as(detect, name), parse) for name in FORMATS),
+    order=60,
+    aliases=("meter",),
+)

@@ -32,21 +32,27 @@ Two formats:
 
 from __future__ import annotations
 
-import codecs
 import gc
 import re
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
-from kirz.warehouse import RAW_COLUMNS
+from kirz.ingest.csv_readers import (
+    EPOCH_MAX,
+    finish_table,
+    first_line,
+    header_fields,
+    parse_measurement_csv,
+    raw_schema,
+    strip_bom,
+)
+from kirz.ingest.source import Format, RawTable, Source
 
 TABLE = "node_power"
 FORMATS = ("power_csv", "prometheus_json")
@@ -61,179 +67,39 @@ PREFERRED_METRICS = [
 ]
 COUNTER_SUFFIX = "_joules_total"
 
-# epoch seconds accepted: 1970-01-01 up to the end of year 9999 (milliseconds are refused)
-EPOCH_MAX = 253402300800
-
-_ARROW_TYPES = {
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-    "varchar": pa.string(),
-    "double": pa.float64(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-}
+__all__ = ["PREFERRED_METRICS", "SOURCE", "detect", "node_of", "parse", "raw_schema"]
 
 
-def raw_schema(table: str) -> pa.Schema:
-    """Arrow schema a parser returns for a raw table: ``line_no`` then RAW_COLUMNS[table]."""
-    return pa.schema(
-        [pa.field("line_no", pa.int64())]
-        + [pa.field(name, _ARROW_TYPES[typ]) for name, typ in RAW_COLUMNS[table]]
+def is_power_csv(head: bytes) -> bool:
+    """Line 1 is the header ``timestamp,node,watts`` (any order)."""
+    try:
+        text = first_line(head).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return sorted(header_fields(text, ",")) == sorted(CSV_HEADER)
+
+
+def is_query_range_json(head: bytes) -> bool:
+    """A JSON object or list that reads as a query_range answer (or its error envelope)."""
+    start = strip_bom(head).lstrip()[:1]
+    return start in (b"{", b"[") and (
+        b'"resultType"' in head or b'"metric"' in head or (b'"status"' in head and b'"errorType"' in head)
     )
 
 
-# ---------------------------------------------------------------------------------------
-# shared by the CSV readers (power, meters)
+def is_prometheus_json(head: bytes) -> bool:
+    """A query_range answer of node power: DCGM's per-GPU series (source ``gpu``) are not."""
+    return is_query_range_json(head) and b'"DCGM_FI_' not in head
 
 
-def strip_bom(data: bytes) -> bytes:
-    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-
-
-def header_fields(line: str, delim: str) -> list[str]:
-    return [f.strip().strip('"').strip().lower() for f in line.split(delim)]
-
-
-def first_line(head: bytes) -> bytes:
-    """Line 1 without BOM and line break: where a CSV's header must be."""
-    return strip_bom(head).split(b"\n", 1)[0].rstrip(b"\r")
-
-
-def _line_array(data: bytes) -> pa.LargeStringArray:
-    """The lines of ``data`` as an Arrow string array over the same bytes (no copy); each
-    line keeps its line break."""
-    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    n = len(breaks) + (1 if data and not data.endswith(b"\n") else 0)
-    offsets = np.empty(n + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1 : len(breaks) + 1] = breaks + 1
-    offsets[n] = len(data)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-
-
-def numbered_lines(data: bytes) -> tuple[pa.Table, bool]:
-    """All lines of UTF-8 bytes as (line_no, line), 1-based; :func:`split_sql` removes the
-    line breaks. Invalid UTF-8 bytes become U+FFFD and the flag says so."""
-    data = strip_bom(data)
-    lines = _line_array(data)
-    replaced = False
-    try:
-        lines.validate(full=True)
-    except pa.ArrowInvalid:
-        lines = _line_array(data.decode("utf-8", errors="replace").encode("utf-8"))
-        replaced = True
-    n = len(lines)
-    return pa.table({"line_no": pa.array(np.arange(1, n + 1, dtype=np.int64)), "line": lines}), replaced
-
-
-def first_data_line(lines: pa.Table) -> str:
-    return lines.column("line")[0].as_py().rstrip("\r\n")
-
-
-def csv_positions(path: Path, header: str, delim: str, expected: tuple[str, ...], fmt: str) -> dict[str, int]:
-    """1-based position of each expected column in the header; FormatError if it does not match."""
-    found = header_fields(header, delim)
-    if sorted(found) != sorted(expected):
-        raise FormatError(
-            path, f"{fmt}: header {header[:200]!r} does not match {delim.join(expected)!r}", 1
-        )
-    return {name: found.index(name) + 1 for name in expected}
-
-
-def field_sql(pos: int) -> str:
-    """Field ``pos`` of the split line ``f``; blanks and quotes are removed only where the
-    line has any (``messy``), which keeps the common case cheap."""
-    return f"case when messy then trim(trim(trim(f[{pos}]), '\"')) else f[{pos}] end"
-
-
-def split_sql(delim: str, cr: bool) -> str:
-    """Non-empty data lines as (line_no, line, f = fields, messy), line breaks removed.
-
-    ``cr``: the file holds carriage returns (CRLF line ends), removed as well. Removing
-    characters with ``replace`` costs DuckDB far less than ``rtrim`` with a character set.
-    """
-    clean = "replace(line, chr(10), '')"
-    if cr:
-        clean = f"replace({clean}, chr(13), '')"
-    return f"""
-        select line_no, line, string_split(line, '{delim}') as f,
-               contains(line, '"') or contains(line, ' ') or contains(line, chr(9)) as messy
-        from (select line_no, {clean} as line from lines)
-        where line <> ''
-    """
-
-
-def run_rows(
-    lines: pa.Table,
-    select_sql: str,
-    columns: list[str],
-) -> tuple[pa.Table, list[Quarantined]]:
-    """Run ``select_sql`` over the table ``lines`` in DuckDB.
-
-    The query returns ``line_no``, ``line``, the ``columns`` and ``reason`` (null for a good
-    row), in line order; ``line`` is only needed where ``reason`` is set. Good rows come back
-    as one Arrow table, bad rows as Quarantined entries.
-    """
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        con.register("lines", lines)
-        out = con.sql(select_sql).to_arrow_table()
-    finally:
-        con.close()
-    bad_mask = pc.is_valid(out.column("reason"))
-    bad = out.filter(bad_mask).select(["line_no", "line", "reason"]).to_pylist()
-    good = out.filter(pc.invert(bad_mask)).select(["line_no"] + columns)
-    quarantine = [Quarantined(r["line_no"], r["line"], r["reason"]) for r in bad]
-    return good, quarantine
-
-
-def utc_timestamp_sql(expr: str, epoch: bool) -> str:
-    """SQL turning a UTC text timestamp into timestamptz (null when unreadable)."""
-    iso = f"try_cast({expr} as timestamptz)"
-    if not epoch:
-        return iso
-    # an ISO date has '-' after the year; epoch seconds (never negative here) have none
-    dec = f"try_cast({expr} as decimal(18, 6))"
-    return (
-        f"case when contains({expr}, '-') then {iso} "
-        f"when {dec} >= 0 and {dec} < {EPOCH_MAX} "
-        f"then make_timestamp(cast(cast({dec} as decimal(38, 6)) * 1000000 as bigint))::timestamptz end"
-    )
-
-
-def end_warnings(data: bytes | str) -> list[str]:
-    """A warning when the last line has no line break although others have: the file may
-    have been cut while written (a cut that still reads as a value cannot be told apart)."""
-    nl = b"\n" if isinstance(data, bytes) else "\n"
-    if data and not data.endswith(nl) and nl in data:
-        return ["last line has no line break: the file may be truncated"]
-    return []
-
-
-def finish_table(table: str, good: pa.Table) -> pa.Table:
-    return good.cast(raw_schema(table))
-
-
-# ---------------------------------------------------------------------------------------
+def raw_series_sample(labels, sample) -> str:
+    """The raw text of a quarantined Prometheus sample: its series' labels and the sample."""
+    return orjson.dumps({"metric": labels, "sample": sample}).decode()
 
 
 def detect(head: bytes) -> str | None:
     """'power_csv' or 'prometheus_json' from the first bytes of a file, else None."""
-    line = first_line(head)
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if sorted(header_fields(text, ",")) == sorted(CSV_HEADER):
-        return "power_csv"
-    start = strip_bom(head).lstrip()[:1]
-    if start in (b"{", b"[") and (
-        b'"resultType"' in head or b'"metric"' in head or (b'"status"' in head and b'"errorType"' in head)
-    ):
-        return "prometheus_json"
-    return None
+    return SOURCE.detect(head)
 
 
 def parse(
@@ -259,73 +125,6 @@ def parse(
     if fmt == "prometheus_json":
         return _parse_prometheus(path, data, metric, counter)
     raise FormatError(path, f"format {fmt!r} is not a power format ({', '.join(FORMATS)})")
-
-
-def parse_measurement_csv(
-    path: Path,
-    data: bytes,
-    *,
-    fmt: str,
-    table: str,
-    header: tuple[str, str, str],
-    columns: tuple[str, str, str],
-    epoch: bool,
-    what: str,
-) -> Parsed:
-    """A ``timestamp,<key>,<value>`` CSV (any column order, header required) into ``table``.
-
-    ``header`` names the three CSV columns, ``columns`` the raw columns they become (instant,
-    key, value); ``epoch`` also accepts epoch seconds as timestamps; ``what`` names a value in
-    the NaN message ("a measurement", "a reading"). Every bad line is quarantined with its
-    reason; the file itself fails only without a usable header.
-    """
-    lines, replaced = numbered_lines(data)
-    if lines.num_rows == 0:
-        raise FormatError(path, f"{fmt}: empty file, no header")
-    ts_name, key_name, value_name = header
-    at_col, key_col, value_col = columns
-    pos = csv_positions(path, first_data_line(lines), ",", header, fmt)
-    utf8_check = "when contains(line, '\ufffd') then 'encoding: invalid UTF-8 bytes in line'" if replaced else ""
-    has_cr = b"\r" in data
-    time_formats = "ISO 8601 or epoch seconds" if epoch else "ISO 8601"
-    sql = f"""
-        with s as ({split_sql(',', has_cr)}
-        ), p as (
-            select line_no, line, len(f) as nf,
-                   {field_sql(pos[ts_name])} as ts_raw,
-                   {field_sql(pos[key_name])} as {key_col},
-                   {field_sql(pos[value_name])} as v_raw
-            from s
-        ), c as (
-            select *, {utc_timestamp_sql('ts_raw', epoch=epoch)} as {at_col},
-                   try_cast(v_raw as double) as {value_col}
-            from p
-        ), r as (
-            select *, case
-                when nf <> 3 then format('field count: expected 3 fields ({','.join(header)}), found {{}}', nf)
-                {utf8_check}
-                when {at_col} is null then format('{ts_name}: ''{{}}'' is not {time_formats}', ts_raw)
-                when {key_col} = '' then '{key_name}: empty'
-                when {value_col} is null then format('{value_name}: ''{{}}'' is not a number', v_raw)
-                when isnan({value_col}) then format('{value_name}: ''{{}}'' is NaN, not {what}', v_raw)
-                when isinf({value_col}) then format('{value_name}: ''{{}}'' is not finite', v_raw)
-            end as reason
-            from c
-        )
-        select line_no, case when reason is not null then line end as line,
-               {at_col}, {key_col}, {value_col}, reason
-        from r where line_no > 1
-        order by line_no
-    """
-    good, quarantine = run_rows(lines, sql, list(columns))
-    result = finish_table(table, good)
-    return Parsed(
-        format=fmt,
-        tables={table: result},
-        quarantine=quarantine,
-        rows_read=result.num_rows + len(quarantine),
-        warnings=end_warnings(data),
-    )
 
 
 def _parse_csv(path: Path, data: bytes) -> Parsed:
@@ -355,7 +154,7 @@ def node_of(labels: dict) -> str | None:
     return m.group("host") if m else inst
 
 
-def _result_list(path: Path, doc, metric: str | None) -> tuple[list, str | None]:
+def result_list(path: Path, doc, metric: str | None) -> tuple[list, str | None]:
     """The matrix ``result`` list of any accepted shape, and the metric chosen from a dict."""
     if isinstance(doc, list):
         return doc, None
@@ -395,11 +194,7 @@ def _result_list(path: Path, doc, metric: str | None) -> tuple[list, str | None]
     raise FormatError(path, "prometheus_json: no 'result' list, 'data' object or metric dict found")
 
 
-def _raw(labels, sample) -> str:
-    return orjson.dumps({"metric": labels, "sample": sample}).decode()
-
-
-def _series_arrays(vals: list) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+def series_arrays(vals: list) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Timestamps and values of one series as float arrays; malformed samples -> reasons by position."""
     n = len(vals)
     try:
@@ -438,7 +233,7 @@ def _series_arrays(vals: list) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
 
 
 @contextmanager
-def _no_gc():
+def no_gc():
     """Pause Python's cyclic garbage collector: building millions of small lists (the JSON
     samples) otherwise triggers it again and again and triples the parse time."""
     was_enabled = gc.isenabled()
@@ -451,7 +246,7 @@ def _no_gc():
 
 
 def _parse_prometheus(path: Path, data: bytes, metric: str | None, counter: bool | None) -> Parsed:
-    with _no_gc():
+    with no_gc():
         return _parse_prometheus_doc(path, data, metric, counter)
 
 
@@ -460,7 +255,7 @@ def _parse_prometheus_doc(path: Path, data: bytes, metric: str | None, counter: 
         doc = orjson.loads(strip_bom(data))
     except orjson.JSONDecodeError as exc:
         raise FormatError(path, f"prometheus_json: not valid JSON ({exc})") from None
-    result, chosen = _result_list(path, doc, metric)
+    result, chosen = result_list(path, doc, metric)
 
     quarantine: list[Quarantined] = []
     warnings: list[str] = []
@@ -489,7 +284,7 @@ def _parse_prometheus_doc(path: Path, data: bytes, metric: str | None, counter: 
         node_names.append(node_of(labels))
         name = str(labels.get("__name__", chosen or ""))
         is_counter.append(counter if counter is not None else name.endswith(COUNTER_SUFFIX))
-        t, v, bad = _series_arrays(vals)
+        t, v, bad = series_arrays(vals)
         malformed.update({n + k: why for k, why in bad.items()})
         t_parts.append(t)
         v_parts.append(v)
@@ -548,7 +343,7 @@ def _parse_prometheus_doc(path: Path, data: bytes, metric: str | None, counter: 
 
     for pos in np.flatnonzero(bad):
         k = int(sid[pos])
-        raw = _raw(labels_of[k], values_of[k][int(idx[pos]) - first_idx[k]])
+        raw = raw_series_sample(labels_of[k], values_of[k][int(idx[pos]) - first_idx[k]])
         quarantine.append(Quarantined(int(idx[pos]), raw, str(reason[pos])))
 
     s_sid = sid[order]
@@ -585,3 +380,25 @@ def _parse_prometheus_doc(path: Path, data: bytes, metric: str | None, counter: 
         rows_read=table.num_rows + len(quarantine),
         warnings=warnings,
     )
+
+
+NODE_POWER = RawTable(
+    "node_power",
+    (
+        ("sample_at", "timestamptz"),
+        ("node", "varchar"),
+        ("watts", "double"),
+    ),
+    period_time="sample_at",
+)
+
+SOURCE = Source(
+    name="power",
+    title="node power samples (Prometheus query_range JSON and CSV)",
+    tables=(NODE_POWER,),
+    formats=(
+        Format("power_csv", is_power_csv, parse),
+        Format("prometheus_json", is_prometheus_json, parse),
+    ),
+    order=40,
+)

@@ -35,26 +35,55 @@ import pyarrow.compute as pc
 
 from kirz.hostlist import HostListError, expand
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined, pseudonymise
+from kirz.ingest.source import Format, RawTable, Source, arrow_type, detects_as
 from kirz.localtime import pick_by_elapsed, to_utc, utc_candidates
-from kirz.warehouse import RAW_COLUMNS
 
 TABLE = "slurm_jobs"
 FORMATS = ("sacct_parsable", "sacct_json")
 UTC = timezone.utc
 
-_ARROW_TYPES = {
-    "varchar": pa.string(),
-    "boolean": pa.bool_(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "double": pa.float64(),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-    "varchar[]": pa.list_(pa.string()),
-}
-SCHEMA = pa.schema(
-    [pa.field("line_no", pa.int64())]
-    + [pa.field(name, _ARROW_TYPES[typ]) for name, typ in RAW_COLUMNS[TABLE]]
+SLURM_JOBS = RawTable(
+    TABLE,
+    (
+        ("cluster", "varchar"),
+        ("job_id", "varchar"),          # as sacct prints it: 123, 123_4, 123_[5-9], 123+0, 123.batch
+        ("job_id_raw", "varchar"),
+        ("allocation_id", "varchar"),   # job_id without the step suffix
+        ("step_id", "varchar"),         # batch, extern, 0, ... ; null for the allocation itself
+        ("is_step", "boolean"),
+        ("array_job_id", "varchar"),
+        ("array_task_id", "varchar"),   # 4, or [5-9] for a pending range
+        ("het_job_id", "varchar"),
+        ("het_job_offset", "integer"),
+        ("job_name", "varchar"),
+        ("user_pseudonym", "varchar"),  # keyed HMAC; the user name is never stored
+        ("account", "varchar"),
+        ("partition", "varchar"),
+        ("qos", "varchar"),
+        ("state", "varchar"),           # first word, upper case: COMPLETED, CANCELLED, ...
+        ("state_raw", "varchar"),       # as delivered, e.g. 'CANCELLED by 1234'
+        ("cancelled_by_uid", "integer"),
+        ("exit_code", "varchar"),
+        ("submit_at", "timestamptz"),
+        ("start_at", "timestamptz"),
+        ("end_at", "timestamptz"),
+        ("elapsed_s", "bigint"),
+        ("nnodes", "integer"),
+        ("ncpus", "integer"),
+        ("gpus", "integer"),            # gres/gpu of AllocTRES, 0 when absent
+        ("mem_mb", "double"),
+        ("alloc_tres", "varchar"),
+        ("node_list", "varchar"),       # compressed, as delivered
+        ("nodes", "varchar[]"),         # expanded
+        ("consumed_energy_j", "double"),
+        # gres/gpuutil of TRESUsageInAve (sacct --json: tres.requested.average): GPU utilisation
+        # in percent as Slurm's GPU plugin measured it, averaged over the record's tasks; set on
+        # steps where Slurm gathers it (AccountingStorageTRES with gres/gpuutil), null otherwise
+        ("gpu_util_ave_pct", "double"),
+    ),
+    period_time="coalesce(start_at, submit_at, end_at, received_at)",
 )
+SCHEMA = SLURM_JOBS.arrow_schema
 _COLS = [f.name for f in SCHEMA]
 
 INT32_MAX = 2**31 - 1
@@ -85,6 +114,7 @@ _ALIASES = {
     "nodelist": ("nodelist",),
     "consumedenergyraw": ("consumedenergyraw",),
     "cluster": ("cluster",),
+    "tresusageinave": ("tresusageinave",),
 }
 
 _JOBID = re.compile(r"^(\d+)(?:_(\d+|\[[^\]]+\]))?(?:\+(\d+))?$")
@@ -263,6 +293,22 @@ def _tres(value: str) -> tuple[int | None, float | None]:
         elif key == "mem":
             mem = _mem_mb(count)
     return (untyped if untyped is not None else typed), mem
+
+
+def _gpu_util(value: str) -> float | None:
+    """gres/gpuutil of a TRESUsageInAve string (``cpu=00:56:24,...,gres/gpuutil=87,...``), in
+    percent; None when it names none or holds Slurm's "no value" marker."""
+    for item in value.split(","):
+        name, eq, number = item.strip().partition("=")
+        if eq and name.strip().lower() == "gres/gpuutil":
+            try:
+                pct = float(number.strip())
+            except ValueError:
+                raise _Bad(f"TRESUsageInAve: bad gres/gpuutil value {number!r}") from None
+            if not math.isfinite(pct) or pct < 0:
+                raise _Bad(f"TRESUsageInAve: bad gres/gpuutil value {number!r}")
+            return None if pct >= _U64_MARKER else pct
+    return None
 
 
 def _split_outside_parens(text: str) -> list[str]:
@@ -671,7 +717,7 @@ class _Times:
         self.us[i] = us or 0
 
     def array(self) -> pa.Array:
-        return pa.array(self.us, pa.int64(), mask=~self.valid).cast(_ARROW_TYPES["timestamptz"])
+        return pa.array(self.us, pa.int64(), mask=~self.valid).cast(arrow_type("timestamptz"))
 
 
 def _time_column(values, field: str, clock: _Clock, errors: dict[int, str]) -> _Times:
@@ -817,6 +863,7 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
     pseudonyms = _decode(users, lambda u: pseudonymise(key, u) if u else None, errors)
 
     cluster = _strings(col("cluster"), strip=True).fill_null(ctx.cluster)
+    gpu_util = _decode(col("tresusageinave"), lambda v: _gpu_util(v) if v.strip() else None, errors)
 
     columns = [
         pa.array(line_nos, pa.int64()),
@@ -851,6 +898,7 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
         _strings(node_list),
         nodes,
         _energy_column(col("consumedenergyraw"), errors),
+        pa.array(gpu_util, pa.float64()),
     ]
     table = _table_from_columns(columns)
     if errors:
@@ -1081,6 +1129,7 @@ def _json_job_row(rec: int, job: dict, ctx: ParseContext, ids, users: dict) -> t
         node_list,
         nodes,
         energy,
+        None,  # TRES usage is gathered per step
     )
 
 
@@ -1114,6 +1163,7 @@ def _json_step_row(rec: int, step: dict, job: dict, ids, ctx: ParseContext) -> t
     except HostListError as exc:
         raise _Bad(f"step.nodes: {exc}") from None
     state, state_raw = _jstate(step.get("state"), "step.state")
+    gpu_util = _jgpu_util(_dict(tres.get("requested"), "step.tres.requested").get("average"))
     return (
         rec,
         _jstr(job.get("cluster")) or ctx.cluster,
@@ -1147,7 +1197,25 @@ def _json_step_row(rec: int, step: dict, job: dict, ids, ctx: ParseContext) -> t
         node_list,
         nodes,
         energy,
+        gpu_util,
     )
+
+
+def _jgpu_util(average) -> float | None:
+    """gres/gpuutil of a step's ``tres.requested.average`` list (TRESUsageInAve), in percent."""
+    if average is None:
+        return None
+    if not isinstance(average, list):
+        raise _Bad(f"step.tres.requested.average: expected a list, got {type(average).__name__}")
+    for item in average:
+        if isinstance(item, dict) and str(item.get("type") or "").lower() == "gres" and item.get("name") == "gpuutil":
+            pct = _num(item.get("count"), "step.tres.requested.average gres/gpuutil")
+            if pct is None:
+                return None
+            if pct < 0:
+                raise _Bad(f"step.tres.requested.average: bad gres/gpuutil value {item.get('count')!r}")
+            return None if pct >= _U64_MARKER else float(pct)
+    return None
 
 
 def _json_users(jobs: list) -> set[str]:
@@ -1213,3 +1281,18 @@ def _parse_json(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
             except _Bad as exc:
                 put_bad(step, str(exc))
     return Parsed(format="sacct_json", tables={TABLE: _table(rows)}, quarantine=quarantine, rows_read=rec)
+
+
+SOURCE = Source(
+    name="slurm",
+    title="Slurm accounting (sacct --parsable2 with or without header, sacct --json)",
+    tables=(SLURM_JOBS,),
+    formats=(
+        Format("sacct_parsable", detects_as(detect, "sacct_parsable"), parse),
+        Format("sacct_json", detects_as(detect, "sacct_json"), parse),
+    ),
+    order=30,
+    aliases=("sacct",),
+    # a rejected sacct file may hold user names that were never pseudonymised: its head is not kept
+    keeps_rejected_head=False,
+)

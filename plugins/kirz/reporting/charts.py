@@ -156,15 +156,18 @@ def line_chart(title: str, categories: Sequence[str], series: dict[str, Sequence
     return _frame(width, height, title, body, legend, title)
 
 
+STATUS_COLOURS = {"ok": "#5b9e5a", "warning": "#e07b39", "exceeded": "#c0392b"}
+
+
 def gauge_bar(title: str, value: float | None, limit: float, fmt: Callable[[float], str],
-              limit_label: str, width: int = 640, height: int = 64) -> str:
-    """One horizontal bar against a limit (e.g. economic-use share against 20 %)."""
+              limit_label: str, status: str, width: int = 640, height: int = 64) -> str:
+    """One horizontal bar against a limit, coloured by the status the data layer gives."""
     x0, w = 4, width - 8
     top = max(limit * 1.25, (value or 0.0) * 1.1, 1e-9)
     body = [f'<rect x="{x0}" y="24" width="{w}" height="16" fill="#eef1f5" stroke="#c9d1dc"/>']
     if value is not None:
         vw = min(value / top, 1.0) * w
-        color = "#c0392b" if value >= limit else ("#e07b39" if value >= 0.8 * limit else "#5b9e5a")
+        color = STATUS_COLOURS.get(status, "#8a94a3")
         body.append(f'<rect x="{x0}" y="24" width="{vw:.1f}" height="16" fill="{color}"/>')
         body.append(f'<text x="{x0 + vw + 4:.1f}" y="36" {FONT} font-size="10" fill="#222">{_esc(fmt(value))}</text>')
     lx = x0 + limit / top * w

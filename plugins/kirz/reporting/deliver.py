@@ -54,7 +54,7 @@ def to_outbox(outbox_root: Path, output) -> list[Path]:
     folder = Path(outbox_root) / output.recipient
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
-    for p in (output.html, output.pdf, output.csv):
+    for p in (output.html, output.pdf, output.csv, output.xlsx):
         if p is None:
             continue
         dest = folder / f"{output.period}.{Path(p).name}"

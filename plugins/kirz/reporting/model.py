@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 
 from kirz.localtime import local_day_bounds
 
-MIN_GROUP = 3  # groups of fewer partners or users than this are suppressed or merged
-
 _PERIOD_RE = re.compile(r"^(\d{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?$")
 
 
@@ -112,24 +110,11 @@ class Q:
         return [round(float(self.value), max(self.decimals, 0) + 4), self.unit]
 
 
-def count_q(n: int | None, small_is_sensitive: bool = True) -> Q:
-    """A count of users or partners: below MIN_GROUP (and above zero) it is suppressed."""
+def count_q(n: int | None, min_group: int) -> Q:
+    """A count of users or partners: below ``min_group`` (and above zero) it is suppressed."""
     if n is None:
         return Q(None, "count")
-    return Q(int(n), "count", 0, suppressed=small_is_sensitive and 0 < n < MIN_GROUP)
-
-
-def pct_change(new: float | None, old: float | None) -> Q:
-    """Relative change in percent; undefined (missing) when the old value is zero or missing."""
-    if new is None or old is None or old == 0:
-        return Q(None, "pct_change", 1)
-    return Q((new - old) / abs(old) * 100.0, "pct_change", 1)
-
-
-def share(part: float | None, whole: float | None, decimals: int = 1) -> Q:
-    if part is None or not whole:
-        return Q(None, "pct", decimals)
-    return Q(part / whole * 100.0, "pct", decimals)
+    return Q(int(n), "count", 0, suppressed=0 < n < min_group)
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ import yaml
 
 KINDS = {
     "funder_impact": ("quarter", "year"),
-    "partner_statement": ("month",),
+    "partner_statement": ("month", "year"),
     "energy_annual": ("year",),
+    "energy_register": ("year",),
 }
 EVERY = {"month": "month", "monthly": "month", "quarter": "quarter", "quarterly": "quarter",
          "year": "year", "yearly": "year", "annual": "year"}

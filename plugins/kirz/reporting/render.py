@@ -21,10 +21,11 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from kirz.config import REPORT_ASSETS_DIR
 from kirz.reporting import charts
 from kirz.reporting.model import Figure, L, Period, Q
 
-REPO_REPORTS = Path(__file__).resolve().parents[3] / "reports"
+REPO_REPORTS = REPORT_ASSETS_DIR
 TEMPLATES = {
     "funder_impact": "funder_impact.html.j2",
     "partner_statement": "partner_statement.html.j2",
@@ -33,9 +34,8 @@ TEMPLATES = {
 
 
 def reports_root(settings=None) -> Path:
-    """The folder holding templates/, styles/, i18n/ and recipients/ (``reports_dir`` in kirz.toml)."""
-    extra = getattr(settings, "extra", None) or {}
-    return Path(extra.get("reports_dir") or REPO_REPORTS)
+    """The folder holding templates/, styles/ and i18n/ (setting ``report_assets_dir``)."""
+    return Path(settings.report_assets_dir) if settings is not None else REPO_REPORTS
 
 
 @lru_cache(maxsize=8)
@@ -144,9 +144,20 @@ def _fmt(lang: Lang, decimals: int = 0, unit: str = ""):
 
 
 def _group_label(lang: Lang, group: dict | None) -> str:
+    """The label of a confidential aggregate (partners) or of its de-minimis row (undertakings):
+    how many, how many of them confidential, of which types; no number when the group is too small."""
     if not group:
         return ""
     types = ", ".join(lang.label(t) for t in group["types"])
+    d = lang.s["disclosure"]
+    if "undertakings" in group:
+        if not group["confidential"].value:  # only undertakings of named members of the aggregate
+            return d["deminimis_merged"].format(
+                n=lang.s["suppressed"] if group["suppressed"] else lang.q(group["undertakings"]))
+        if group["suppressed"]:
+            return d["deminimis_small"].format(types=types)
+        return d["deminimis_group"].format(n=lang.q(group["undertakings"]), c=lang.q(group["confidential"]),
+                                           types=types)
     if group["suppressed"]:  # fewer than three partners: not even their number is given
         return lang.s["t"]["small_group_label"].format(types=types)
     if group["merged_named"].value:
@@ -157,65 +168,147 @@ def _group_label(lang: Lang, group: dict | None) -> str:
 
 # ---------------------------------------------------------------------------- per-kind extras
 
+def coverage_text(data: dict, lang: Lang) -> str:
+    """'Data: 19.10.–01.11.2026, 14 of 92 days' and, where it falls in the period, the start of operation."""
+    cov, t = data["coverage"], lang.s["t"]
+    if cov["first_data_day"] is None:
+        return t["coverage_none"]
+    text = t["coverage"].format(first=lang.date(cov["first_data_day"]), last=lang.date(cov["last_data_day"]),
+                                days=lang.q(cov["days_with_data"]), of=lang.q(cov["days_in_period"]))
+    if cov["operation_started_in_period"]:
+        text += " " + t["operation_start"].format(date=lang.date(cov["operation_start_day"]))
+    if cov["is_partial"]:
+        text += " " + t["partial_period"]
+    return text
+
+
 def _funder_extras(data: dict, lang: Lang) -> tuple[dict, dict]:
-    t, f = lang.s["t"], lang.s["funder"]
+    """The funder report's sentences and charts; a withheld figure (:data:`disclosure.WITHHELD`)
+    turns its sentence into one saying so, and leaves its chart out."""
+    t, f, dc = lang.s["t"], lang.s["funder"], lang.s["disclosure"]
     reg, cap, sa = data["regional"], data["capacity"], data["state_aid"]
+    prev = data["previous_period"]
+
+    def v(x) -> str:
+        return lang.label(x) if isinstance(x, L) else lang.q(x)
+
+    def open_(x) -> bool:
+        return isinstance(x, Q) and not x.suppressed
+
+    revier_open, company_open = open_(reg["revier_share"]), open_(reg["company_share"])
+    if revier_open and company_open:
+        previous_open = prev is not None and open_(reg["revier_share_previous"])
+        revier = (f["revier_text"] if previous_open else f["revier_text_first"]).format(
+            share=v(reg["revier_share"]), company=v(reg["company_share"]),
+            previous=v(reg["revier_share_previous"]) if previous_open else "")
+    elif revier_open:
+        revier = dc["revier_only"].format(share=v(reg["revier_share"]))
+    elif company_open:
+        revier = dc["company_only"].format(company=v(reg["company_share"]))
+    else:
+        revier = dc["shares_withheld"]
+    nc = reg["new_confidential"]
+    disclosure = data["disclosure"]
+    group = data["contracts"]["group"] or data["cooperation"]["group"]
     text = {
         "subtitle": f["subtitle"].format(period=lang.period(data["period"])),
-        "headline_intro": f["headline_intro"].format(period=lang.period(data["period"]),
-                                                     previous=lang.period(data["previous_period"])),
-        "revier": f["revier_text"].format(share=lang.q(reg["revier_share"]), previous=lang.q(reg["revier_share_previous"]),
-                                          company=lang.q(reg["company_share"])),
-        "capacity": f["capacity_text"].format(gpus=lang.q(cap["installed_gpus"]), cap=lang.q(cap["capacity_gpu_hours"]),
-                                              share=lang.q(cap["scope_share_of_capacity"])),
+        "headline_intro": (f["headline_intro"].format(period=lang.period(data["period"]), previous=lang.period(prev))
+                           if prev else f["headline_intro_first"].format(period=lang.period(data["period"]))),
+        "coverage": coverage_text(data, lang),
+        "revier": revier,
+        "capacity": f["capacity_text"].format(gpus=lang.q(cap["installed_gpus"]), days=lang.q(cap["days_in_operation"]),
+                                              cap=lang.q(cap["capacity_gpu_hours"]),
+                                              share=v(cap["scope_share_of_capacity"])),
         "design": f["design_text"].format(design=lang.q(cap["design_it_power_kw"]), floor=lang.q(cap["floor_area_m2"])),
-        "econ": f["econ_text"].format(share=lang.q(sa["economic_use_share"]), year=data["period"].year,
-                                      limit=lang.q(sa["limit"])),
-        "deminimis_ceiling": f["deminimis_ceiling"].format(ceiling=lang.q(sa["ceiling"])),
-        "new_confidential": f["new_partners_confidential"].format(n=lang.q(reg["new_confidential"]))
-        if reg["new_confidential"].value else "",
+        "econ": dc["econ_withheld"] if sa["economic_withheld"] else f["econ_text"].format(
+            year=data["period"].year, hours=v(sa["economic_use_gpu_hours"]), capacity_share=v(sa["share_of_capacity"]),
+            allowance=lang.q(sa["allowance"]), allowance_share=v(sa["share_of_allowance"])),
+        "deminimis_ceiling": f["deminimis_ceiling"].format(ceiling=lang.q(sa["ceiling"]), years=sa["window_years"],
+                                                           warn=lang.q(sa["warn_at"])),
+        "new_confidential": f["new_partners_confidential"].format(n=v(nc))
+        if not isinstance(nc, Q) or nc.suppressed or nc.value else "",
         "coop_group": _group_label(lang, data["cooperation"]["group"]),
         "contracts_group": _group_label(lang, data["contracts"]["group"]),
+        "deminimis_group": _group_label(lang, sa["deminimis"]["group"]),
         "suppressed_group": t["suppressed_group"],
+        "group_withheld": dc["group_withheld"],
+        "deminimis_small": dc["deminimis_small_note"],
+        "too_small": dc["too_small"].format(types=", ".join(lang.label(x) for x in disclosure["types"]))
+        if disclosure["too_small"] else "",
+        "aggregate": dc["aggregate"].format(label=_group_label(lang, group))
+        if group and not disclosure["too_small"] else "",
+        "legend": dc["legend"] if disclosure["withheld"] or disclosure["small_counts"] else "",
     }
     series = data["usage_by_area"]["series"]
     cats = [lang.bucket(series["bucket_kind"], b) for b in series["buckets"]]
     months = [lang.month_short(m) for m in data["energy"]["months"]]
     figs = {
-        "usage": charts.bar_chart(
-            f["usage_chart"], cats, {lang.label(L("areas", a)): series["gpu_hours"][a] for a in series["areas"]},
-            _fmt(lang), lang.s["units"]["gpu_h"]),
+        "usage": _usage_chart(series, cats, lang),
         "revier": charts.line_chart(
             f["revier_chart"], cats, {f["revier_chart"]: series["revier_share"]}, _fmt(lang, 0, "pct"),
-            "", y_min=0.0, y_max=100.0),
+            "", y_min=0.0, y_max=100.0) if revier_open else "",
         "utilisation": charts.bar_chart(
             f["utilisation_chart"], months, {f["utilisation_chart"]: data["energy"]["utilization_by_month"]},
             _fmt(lang, 0, "pct"), "", height=200),
         "pue": charts.line_chart(
             f["pue_chart"], months, {"PUE": data["energy"]["pue_by_month"]}, _fmt(lang, 2), "", y_min=1.0),
-        "econ": charts.gauge_bar(
-            f["econ_chart"], sa["economic_use_share"].value, sa["limit"].value, _fmt(lang, 1, "pct"),
-            lang.q(sa["limit"])),
+        "econ": "" if sa["economic_withheld"] else charts.gauge_bar(
+            f["econ_chart"], sa["share_of_allowance"].value, 100.0, _fmt(lang, 1, "pct"),
+            f["econ_chart_limit"].format(allowance=lang.q(sa["allowance"])), sa["status_key"]),
     }
+    text["chart_withheld"] = dc["chart_withheld"] if series["withheld"] and figs["usage"] else ""
     return text, figs
+
+
+def _usage_chart(series: dict, cats: list[str], lang: Lang) -> str:
+    """GPU-hours by month stacked by usage area; where an area's month is withheld, the scope's
+    month totals alone (when printed); no chart when nothing is left to draw."""
+    f = lang.s["funder"]
+    if not series["withheld"]:
+        by_area = {lang.label(L("areas", a)): series["gpu_hours"][a] for a in series["areas"]}
+        return charts.bar_chart(f["usage_chart"], cats, by_area, _fmt(lang), lang.s["units"]["gpu_h"]) \
+            if any(x for xs in by_area.values() for x in xs) else ""
+    if any(series["total"]):
+        return charts.bar_chart(lang.s["disclosure"]["usage_chart_total"], cats,
+                                {lang.s["disclosure"]["usage_chart_total"]: series["total"]}, _fmt(lang),
+                                lang.s["units"]["gpu_h"])
+    return ""
 
 
 def _partner_extras(data: dict, lang: Lang) -> tuple[dict, dict]:
+    """The statement's sentences: subtitle, coverage, the VAT line, the de-minimis notice and, for a
+    year, the EnEfG § 15 heading. A statement is tables and sentences only: no charts."""
     p = lang.s["partner"]
-    text = {"subtitle": p["subtitle"].format(period=lang.period(data["period"]))}
-    cats = [str(r["day"].day) for r in data["daily"]]
-    figs = {
-        "daily": charts.bar_chart(p["daily_chart"], cats, {p["daily_chart"]: [r["gpu_hours"].value for r in data["daily"]]},
-                                  _fmt(lang), lang.s["units"]["gpu_h"], height=220),
+    period, yearly = data["period"], data["yearly"]
+    dm = data["deminimis"]
+    text = {
+        "subtitle": (p["subtitle_year"] if yearly else p["subtitle"]).format(period=lang.period(period)),
+        "coverage": coverage_text(data, lang),
+        "vat": p["vat"].format(rate=lang.q(data["amounts"]["vat_rate"])),
+        "energy_title": p["energy_title_year"].format(year=period.year) if yearly else p["energy_title"],
+        "energy_intro": p["energy_intro_year"].format(year=period.year) if yearly else "",
+        "deminimis_intro": p["deminimis_intro"].format(regulation=p["deminimis_regulation"]),
+        "deminimis_total": "",
+        "deminimis_none": "",
     }
-    return text, figs
+    if dm["applies"] and dm["granted"] and not dm["position"]:
+        text["deminimis_none"] = p["deminimis_no_position"]
+    elif dm["applies"] and dm["granted"]:
+        who = (p["deminimis_group"] if dm["is_group"] else p["deminimis_self"]).format(name=dm["undertaking"])
+        text["deminimis_total"] = p["deminimis_total" if dm["other"].value else "deminimis_total_no_other"].format(
+            who=who, start=lang.date(dm["window_start"]), end=lang.date(dm["period_end"]), total=lang.q(dm["total"]),
+            aid=lang.q(dm["aid_in_window"]), other=lang.q(dm["other"]), share=lang.q(dm["share"]),
+            ceiling=lang.q(dm["ceiling"]), status=lang.label(dm["status"]))
+    elif dm["applies"]:
+        text["deminimis_none"] = p["deminimis_none"].format(date=lang.date(dm["period_end"]))
+    return text, {}
 
 
 def _energy_extras(data: dict, lang: Lang) -> tuple[dict, dict]:
     e = lang.s["energy"]
     s = data["series"]
     months = [lang.month_short(m) for m in s["months"]]
-    text = {"subtitle": e["subtitle"].format(period=lang.period(data["period"]))}
+    text = {"subtitle": e["subtitle"].format(period=lang.period(data["period"])), "coverage": coverage_text(data, lang)}
     figs = {
         "pue": charts.line_chart(e["pue_chart"], months, {"PUE": s["pue"]}, _fmt(lang, 2), "", y_min=1.0),
         "utilisation": charts.bar_chart(e["util_chart"], months, {e["util_chart"]: s["gpu_utilization_pct"]},
@@ -317,4 +410,33 @@ def render_csv(data: dict, lang_code: str, root: Path | None = None) -> str:
                                                         if isinstance(q.value, float) else str(q.value))
         note = lang.s["suppressed"] if q.suppressed else ""
         w.writerow([fig.key, lang.context(fig.context), lang.label(fig.label), value, lang.unit(q), note])
+    return buf.getvalue()
+
+
+def render_xlsx(data: dict, lang_code: str, root: Path | None = None) -> bytes:
+    """The CSV's rows as an Excel workbook: the same header, keys, labels, units and notes, each
+    value a native number (the CSV's, so both files agree to the digit) shown with the figure's
+    decimals; empty where the CSV is empty (suppressed or missing)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    table = list(csv.reader(io.StringIO(render_csv(data, lang_code, root))))
+    wb = Workbook()
+    ws = wb.active
+    ws.title = data["kind"]
+    ws.append(table[0])
+    for fig, row in zip(data["figures"], table[1:]):
+        text = row[3]
+        number = None if text == "" else (int(text) if text.lstrip("-").isdigit() else float(text))
+        ws.append([row[0], row[1] or None, row[2], number, row[4] or None, row[5] or None])
+        if number is not None:
+            decimals = max(fig.value.decimals, 0)
+            ws.cell(row=ws.max_row, column=4).number_format = "#,##0" + ("." + "0" * decimals if decimals else "")
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    for letter, width in zip("ABCDEF", (42, 18, 48, 16, 16, 12)):
+        ws.column_dimensions[letter].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
     return buf.getvalue()

@@ -10,15 +10,23 @@ from pathlib import Path
 
 from kirz.config import Settings
 from kirz.reporting import deliver as delivery
-from kirz.reporting.data import BUILDERS, catalogue, has_table, open_readonly, partners_of
-from kirz.reporting.model import Period, data_hash
+from kirz.reporting.data import catalogue, has_table, open_readonly, partners_of
+from kirz.reporting.energy_register import export_register
+from kirz.reporting.kinds import BUILDERS
+from kirz.reporting.model import L, Period, data_hash
 from kirz.reporting.recipients import KINDS, Recipient, expand_auto_partners, load_definitions
-from kirz.reporting.render import Lang, VersionInfo, render_csv, render_html, render_pdf, reports_root
+from kirz.reporting.render import Lang, VersionInfo, render_csv, render_html, render_pdf, render_xlsx, reports_root
 from kirz.reporting.versions import (
     code_version, diff_figures, figures_of, last_delivered, manifests, new_run_id, period_dir, stem, write_version,
 )
+from kirz.validation import GateBlocked, GateDecision, check_override_args, pass_gate
+from kirz.warehouse import connect
 
 log = logging.getLogger(__name__)
+
+# report kinds that are file exports (JSON and CSV), not rendered HTML/PDF: delivered to the
+# outbox only (the register is filed through its portal, not by e-mail)
+EXPORTS = {"energy_register": export_register}
 
 
 @dataclass
@@ -37,22 +45,22 @@ class ReportOutput:
     changes: int = 0
     render_s: float = 0.0
     delivered: list[str] = field(default_factory=list)
+    gate: dict = field(default_factory=dict)  # the data-quality gate it was rendered under (provenance)
+    xlsx: Path | None = None  # the CSV's figures with native numbers (None: a version written before there was one)
 
 
 def default_db(settings: Settings) -> Path:
     """``report_db`` from kirz.toml, else the published snapshot (``published/latest.duckdb``) when there
     is one, else the live warehouse."""
-    extra = settings.extra or {}
-    if extra.get("report_db"):
-        return Path(extra["report_db"])
+    if settings.report_db:
+        return Path(settings.report_db)
     snap = settings.published_dir / "latest.duckdb"
     return snap if snap.exists() else settings.warehouse_path
 
 
 def recipients_dir(settings: Settings) -> Path:
-    """``recipients_dir`` from kirz.toml, else ``recipients/`` beside the templates."""
-    extra = settings.extra or {}
-    return Path(extra["recipients_dir"]) if extra.get("recipients_dir") else reports_root(settings) / "recipients"
+    """The setting ``recipients_dir``, else ``recipients/`` of the report assets."""
+    return settings.recipients_path
 
 
 class ReportError(RuntimeError):
@@ -95,6 +103,24 @@ def _select(recipients: list[Recipient], recipient: str | None, all_recipients: 
     return found
 
 
+def _is_live(settings: Settings, db_path: Path) -> bool:
+    return db_path.resolve() == Path(settings.warehouse_path).resolve()
+
+
+def gate_provenance(decision: GateDecision) -> dict:
+    """The gate a report is rendered under, for its provenance: open, or overridden with the
+    override's reason, author, time and id."""
+    o = decision.override
+    return {
+        "status": decision.status,
+        "status_label": L("gate_status", decision.status),
+        "reason": o["reason"] if o else None,
+        "by": o["overridden_by"] if o else None,
+        "when": o["decided_at"].astimezone(timezone.utc).replace(microsecond=0) if o else None,
+        "override_id": o["override_id"] if o else None,
+    }
+
+
 def report(
     settings: Settings,
     recipient: str | None = None,
@@ -105,6 +131,10 @@ def report(
     deliver: bool = False,
     db: Path | str | None = None,
     today: date | None = None,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    by: str | None = None,
 ) -> list[ReportOutput]:
     """Render (and optionally deliver) the reports of one recipient or all of them.
 
@@ -115,19 +145,33 @@ def report(
     :func:`default_db`). Unchanged data makes no new version; the existing one is returned
     with ``new=False``. A report that fails, or an unusable definition file, does not stop
     the others: they are rendered (and delivered) and then :class:`ReportError` names what failed.
+
+    Nothing is rendered unless the data-quality gate over the days the marts of ``db`` hold is
+    open (:func:`kirz.validation.pass_gate`): blocked, :class:`~kirz.validation.GateBlocked` is
+    raised; ``force`` with a ``reason`` and ``by`` overrides it (recorded in the live warehouse's
+    ``audit.gate_overrides``). Every report names the gate it was rendered under in its
+    provenance; one rendered under an override is a version of its own.
     """
+    check_override_args(force, reason, by)
     today = today or datetime.now(settings.tz).date()
     wanted_period = Period.parse(period) if period else None
     db_path = Path(db) if db else default_db(settings)
     root = reports_root(settings)
     outputs: list[ReportOutput] = []
-    con = open_readonly(db_path)
+    live = db_path.exists() and _is_live(settings, db_path)
+    # an override is written where it is read when the reports read the live warehouse itself
+    con = connect(db_path) if force and live else open_readonly(db_path)
     chosen: list[Recipient] = []
     failures: list[str] = []
     def_errors: list[str] = []
     try:
         chosen = _select(load_recipients(settings, con, strict=False, errors=def_errors), recipient,
                          all_recipients, def_errors)
+        decision = pass_gate(con, settings.timezone, "report", force=force, reason=reason, by=by,
+                             record_in=None if live else settings.warehouse_path)
+        if not decision.ok:
+            raise GateBlocked(decision)
+        gate = gate_provenance(decision)
         if all_recipients:  # a broken definition is a failure of the run that should have covered it
             failures += def_errors
         for r in chosen:
@@ -145,7 +189,8 @@ def report(
                     continue
                 done.add((spec.kind, p.label))
                 try:
-                    outputs += _render_one(settings, con, db_path, root, r, spec.kind, p, tuple(langs or r.languages))
+                    outputs += _render_one(settings, con, db_path, root, r, spec.kind, p, tuple(langs or r.languages),
+                                           gate)
                 except Exception as exc:  # one broken report must not stop the others; reported below
                     log.exception("report %s %s %s failed", r.id, spec.kind, p.label)
                     failures.append(f"{r.id} {spec.kind} {p.label}: {type(exc).__name__}: {exc}")
@@ -158,11 +203,15 @@ def report(
     return outputs
 
 
-def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period, langs) -> list[ReportOutput]:
+def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period, langs, gate: dict) -> list[ReportOutput]:
+    if kind in EXPORTS:
+        return [EXPORTS[kind](settings, con, db_path, r, p, gate, code_version=code_version())]
     build = BUILDERS[kind]
     version_str = code_version()
     data = build(con, r, p, settings, run_id="", code_version=version_str, db_path=db_path)
-    h = data_hash(data)
+    data["provenance"]["gate"] = gate
+    # the same figures released under an override are another statement than under an open gate
+    h = data_hash({**data, "gate_override_id": gate["override_id"]} if gate["override_id"] else data)
     run_id = new_run_id(h)
     data["provenance"]["run_id"] = run_id
     folder = period_dir(settings.reports_dir, r.id, p.label)
@@ -173,9 +222,11 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
         latest = versions[-1] if versions else None
         if latest and latest["data_hash"] == h:
             base_name = stem(kind, lang, latest["version"])
+            xlsx = folder / f"{base_name}.xlsx"
             out.append(ReportOutput(r.id, kind, p.label, lang, latest["version"], False,
                                     folder / f"{base_name}.html", folder / f"{base_name}.pdf",
-                                    folder / f"{base_name}.csv", Path(latest["_path"]), h))
+                                    folder / f"{base_name}.csv", Path(latest["_path"]), h, gate=gate,
+                                    xlsx=xlsx if xlsx.exists() else None))
             continue
         n = (latest["version"] + 1) if latest else 1
         base = last_delivered(versions) or latest
@@ -187,6 +238,7 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
         html = render_html(data, lang, info, root)
         pdf = render_pdf(html)
         csv_text = render_csv(data, lang, root)
+        xlsx_bytes = render_xlsx(data, lang, root)
         manifest = {
             "recipient": r.id, "recipient_name": r.name, "kind": kind, "lang": lang, "period": p.label,
             "version": n, "data_hash": h, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -195,13 +247,17 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
             "base_version": base["version"] if base else None,
             "changes": [(new or old).key for old, new in (changes or [])],
             "dq_run_ids": data["provenance"]["dq_run_ids"],
+            "gate": {"status": gate["status"], "override_id": gate["override_id"], "reason": gate["reason"],
+                     "by": gate["by"], "when": gate["when"].isoformat() if gate["when"] else None},
             "inputs": data["provenance"]["input_files"],
             "figures": {f.key: f.to_json() for f in data["figures"]},
         }
         paths = write_version(folder, kind, lang, n, {"html": html.encode("utf-8"), "pdf": pdf,
-                                                       "csv": csv_text.encode("utf-8")}, manifest)
+                                                       "csv": csv_text.encode("utf-8"), "xlsx": xlsx_bytes},
+                              manifest)
         out.append(ReportOutput(r.id, kind, p.label, lang, n, True, paths["html"], paths["pdf"], paths["csv"],
-                                paths["manifest"], h, len(changes or []), time.perf_counter() - t0))
+                                paths["manifest"], h, len(changes or []), time.perf_counter() - t0, gate=gate,
+                                xlsx=paths["xlsx"]))
     return out
 
 
@@ -231,7 +287,8 @@ def deliver_outputs(settings: Settings, outputs: list[ReportOutput], root: Path 
     by_id = {r.id: r for r in recipients}
     grouped: dict[str, list[ReportOutput]] = {}
     for o in outputs:
-        grouped.setdefault(o.recipient, []).append(o)
+        if o.kind not in EXPORTS:
+            grouped.setdefault(o.recipient, []).append(o)
     for rid, outs in grouped.items():
         r = by_id.get(rid)
         if r is None:
@@ -244,7 +301,8 @@ def deliver_outputs(settings: Settings, outputs: list[ReportOutput], root: Path 
 
 
 def due_reports(settings: Settings, as_of: date, db: Path | str | None = None) -> list[tuple[str, str, str]]:
-    """(recipient, kind, period) due as of a local day: the latest complete month, quarter or year.
+    """(recipient, kind, period) due as of a local day: the latest complete month, quarter or
+    year, when that period has data (``reporting.rpt_period_coverage``).
 
     The scheduler may call this every day: :func:`report` makes no new version for a period
     whose data did not change, and delivery sends a version once.
@@ -252,8 +310,11 @@ def due_reports(settings: Settings, as_of: date, db: Path | str | None = None) -
     db_path = Path(db) if db else default_db(settings)
     con = open_readonly(db_path) if db_path.exists() else None
     errors: list[str] = []
+    with_data: set[tuple[str, str]] | None = None
     try:
         recips = load_recipients(settings, con, strict=False, errors=errors)
+        if con is not None and has_table(con, "reporting", "rpt_period_coverage"):
+            with_data = set(con.execute("select period_type, period from reporting.rpt_period_coverage").fetchall())
     finally:
         if con is not None:
             con.close()
@@ -262,7 +323,10 @@ def due_reports(settings: Settings, as_of: date, db: Path | str | None = None) -
     out = []
     for r in recips:
         for spec in r.reports:
-            item = (r.id, spec.kind, _default_period(spec.every, as_of).label)
+            period = _default_period(spec.every, as_of)
+            if with_data is not None and (period.kind, period.label) not in with_data:
+                continue
+            item = (r.id, spec.kind, period.label)
             if item not in out:
                 out.append(item)
     return out

@@ -1,7 +1,8 @@
 """Report versions on disk: ``<home>/reports/<recipient>/<period>/<kind>.<lang>.v<N>.*``.
 
-A version is the set of files (html, pdf, csv) plus its manifest ``<kind>.<lang>.v<N>.json``,
-written last: a version without a manifest does not exist. The manifest carries the canonical
+A version is the set of files (html, pdf, csv, and xlsx: the CSV's figures with native numbers)
+plus its manifest ``<kind>.<lang>.v<N>.json``, written last: a version without a manifest does
+not exist; the manifest's ``files`` holds the checksum of each. The manifest carries the canonical
 hash of the report's data; rendering the same data again finds the same hash and makes no new
 version. It also keeps the figures (to list changes in the next version), the file checksums,
 the inputs and run ids, and the deliveries made.

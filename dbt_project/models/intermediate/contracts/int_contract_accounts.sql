@@ -1,17 +1,15 @@
 -- One row per contract version and Slurm account: which account belongs to which contract
--- version on which local days (effective range clipped to the contract's validity).
+-- version on which local days (effective range clipped to the contract's validity), with the
+-- contract's activity (economic or not) and whether its partner is an undertaking (partner
+-- type in var company_partner_types).
+
+{%- set company_types = var('company_partner_types') %}
 
 with
 
 versions as (
 
     select * from {{ ref('stg_contracts__versions') }}
-
-),
-
-partner_types as (
-
-    select * from {{ ref('partner_types') }}
 
 ),
 
@@ -41,14 +39,13 @@ final as (
         per_account.usage_area,
         per_account.partner_id,
         per_account.partner_type,
-        coalesce(partner_types.is_company, false) as is_company,
+        coalesce(per_account.partner_type in ('{{ company_types | join("', '") }}'), false) as is_company,
+        per_account.activity,
         per_account.price_eur_per_gpu_hour,
         per_account.gpu_hours_allocated,
         per_account.ingest_id as contract_ingest_id
 
     from per_account
-    left join partner_types
-        on per_account.partner_type = partner_types.partner_type
     where per_account.account is not null
 
 )

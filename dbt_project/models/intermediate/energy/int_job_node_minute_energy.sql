@@ -30,7 +30,7 @@
 -- and a new inventory decide the days recomputed (macro energy_window).
 
 {%- set window = energy_window(power=true, jobs=true, inventory=true) %}
-{%- set load_factor = var('energy_estimate_load_factor', 0.8) %}
+{%- set load_factor = var('energy_estimate_load_factor') %}
 {%- set bounded = window is not none and not window.get('all') and not window.get('empty') %}
 
 with

@@ -20,7 +20,7 @@
 -- offers for it.
 
 {%- set window = energy_window(power=true) %}
-{%- set fallback_interval_us = (var('power_fallback_interval_s', 60) | int) * 1000000 %}
+{%- set fallback_interval_us = (var('power_fallback_interval_s') | int) * 1000000 %}
 {#- a sample's hold [from_us, to_us) and its quality, from with_intervals #}
 {%- set hold_columns %}
         node_no,

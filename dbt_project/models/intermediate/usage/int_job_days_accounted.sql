@@ -34,6 +34,14 @@ job_energy as (
 
 ),
 
+-- busy GPU-hours from the DCGM samples of the job's GPUs (none for a job-day without samples)
+gpu_use as (
+
+    select * from {{ ref('int_job_gpu_use_daily') }}
+    where {{ usage_recompute_filter(recompute_from, 'day') }}
+
+),
+
 jobs as (
 
     select * from {{ ref('int_jobs_resolved') }}
@@ -58,15 +66,11 @@ list_prices as (
 
 ),
 
-grid_factors as (
+-- the published CO2 factors of each year (UBA grid factor, AIB residual mix), the latest
+-- published year standing in for a year not yet published
+emission_factors as (
 
-    select * from {{ ref('grid_emission_factors') }}
-
-),
-
-residual_factors as (
-
-    select * from {{ ref('residual_mix_factor') }}
+    select * from {{ ref('int_emission_factors_yearly') }}
 
 ),
 
@@ -112,6 +116,8 @@ with_job as (
         contracted.partner_id,
         contracted.partner_type,
         contracted.is_company,
+        contracted.activity,
+        contracted.is_economic_use,
         contracted.usage_area,
         contracted.price_eur_per_gpu_hour,
         case when jobs.gpus > 0 then 'gpu_hour' else 'core_hour' end as price_unit
@@ -145,32 +151,11 @@ priced as (
 
 ),
 
-gpu_list_priced as (
-
-    select
-        with_job.job_key,
-        with_job.day,
-        list_prices.eur_per_unit as gpu_list_price_eur,
-        row_number() over (
-            partition by with_job.job_key, with_job.day
-            order by
-                case when list_prices.partition = with_job.partition then 0 else 1 end,
-                list_prices.valid_from desc
-        ) as price_rank
-    from with_job
-    inner join list_prices
-        on list_prices.unit = 'gpu_hour'
-       and list_prices.valid_from <= with_job.day
-       and (list_prices.partition = with_job.partition or list_prices.partition = '*')
-
-),
-
 money as (
 
     select
         with_job.*,
         priced.list_price_eur,
-        gpu_list_priced.gpu_list_price_eur,
         -- the contract price is per GPU-hour: CPU-only work is not charged
         with_job.gpu_hours * coalesce(with_job.price_eur_per_gpu_hour, 0) as cost_eur,
         case
@@ -182,10 +167,6 @@ money as (
         on with_job.job_key = priced.job_key
        and with_job.day = priced.day
        and priced.price_rank = 1
-    left join gpu_list_priced
-        on with_job.job_key = gpu_list_priced.job_key
-       and with_job.day = gpu_list_priced.day
-       and gpu_list_priced.price_rank = 1
 
 ),
 
@@ -195,15 +176,18 @@ with_energy as (
         money.*,
         energy_daily.pue,
         {{ renewable_share_expr('energy_daily') }} as renewable_share,
-        grid_factors.g_co2e_per_kwh as grid_g_co2e_per_kwh,
-        residual_factors.g_co2e_per_kwh as residual_g_co2e_per_kwh
+        emission_factors.grid_g_co2_per_kwh as grid_g_co2e_per_kwh,
+        emission_factors.residual_g_co2_per_kwh as residual_g_co2e_per_kwh,
+        gpu_use.busy_gpu_hours,
+        gpu_use.gpu_use_source
     from money
     left join energy_daily
         on money.day = energy_daily.day
-    left join grid_factors
-        on date_trunc('month', money.day) = grid_factors.month
-    left join residual_factors
-        on year(money.day) = residual_factors.year
+    left join emission_factors
+        on year(money.day) = emission_factors.year
+    left join gpu_use
+        on money.job_key = gpu_use.job_key
+       and money.day = gpu_use.day
 
 ),
 
@@ -222,6 +206,8 @@ final as (
         seconds,
         gpu_hours,
         cpu_core_hours,
+        busy_gpu_hours,
+        gpu_use_source,
         is_start_day,
         contract_id,
         version_no,
@@ -229,6 +215,7 @@ final as (
         partner_id,
         partner_type,
         is_company,
+        activity,
         usage_area,
         price_eur_per_gpu_hour,
         price_unit,
@@ -241,11 +228,8 @@ final as (
                 then greatest(compute_value_eur - cost_eur, 0)
             else 0
         end as subsidy_eur,
-        -- economic activity: GPU work for a company at (or above) the list price
-        coalesce(
-            is_company and gpus > 0 and price_eur_per_gpu_hour >= gpu_list_price_eur,
-            false
-        ) as is_economic_use,
+        -- economic activity is decided by the contract (int_jobs_contracted), never by the price
+        coalesce(is_economic_use, false) as is_economic_use,
         has_energy_row,
         it_energy_kwh,
         measured_kwh,

@@ -1,7 +1,8 @@
 -- Each allocation matched to the contract version whose accounts include the job's account on
 -- the local day the job started (or was submitted, for jobs that never started); no match
 -- gives usage area 'unassigned'. Overlapping contracts are resolved deterministically: the
--- version in force from the latest date wins, then the lowest contract_id.
+-- version in force from the latest date wins, then the lowest contract_id. Economic use is
+-- decided by the matched version's activity, never by its price (DESIGN, State aid).
 
 with
 
@@ -39,6 +40,7 @@ candidates as (
         contract_accounts.partner_id,
         contract_accounts.partner_type,
         contract_accounts.is_company,
+        contract_accounts.activity,
         contract_accounts.price_eur_per_gpu_hour,
         contract_accounts.contract_ingest_id,
         row_number() over (
@@ -65,6 +67,8 @@ final as (
         candidates.partner_id,
         candidates.partner_type,
         coalesce(candidates.is_company, false) as is_company,
+        candidates.activity,
+        coalesce(candidates.activity = 'economic', false) as is_economic_use,
         candidates.price_eur_per_gpu_hour,
         candidates.contract_ingest_id,
         coalesce(candidates.n_candidates, 0) as n_candidates

@@ -53,6 +53,11 @@ final as (
         price_eur_per_gpu_hour,
         coalesce(jobs_created, 0) as jobs_created,
         coalesce(trainees, 0) as trainees,
+        -- state aid; rows ingested before these fields existed take the contract defaults
+        lower(coalesce(activity, 'non_economic')) as activity,
+        coalesce(signed_on, valid_from) as signed_on,
+        coalesce(partner_group, partner_id) as undertaking_id,
+        coalesce(other_deminimis_eur, 0) as other_deminimis_eur,
         ingest_id,
         source_file,
         line_no,

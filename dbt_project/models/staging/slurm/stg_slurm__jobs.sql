@@ -44,6 +44,7 @@ renamed as (
         node_list,
         nodes,
         consumed_energy_j,
+        gpu_util_ave_pct,
         ingest_id,
         source_file,
         file_sha256,
