@@ -574,3 +574,23 @@ def test_dq_appendix_has_one_line_per_expectation_over_the_periods_days(tmp_path
     assert (line["expectation"], line["outcome_key"], line["unexpected"].value) == ("pue_in_range", "failed", 4)
     assert {k: v.value for k, v in dq["counts"].items()}["critical_failed"] == 1
     assert dq["run_ids"] == ["r1", "r2"]
+
+
+def test_energy_report_states_each_statutory_figure_with_its_limit(con, settings):
+    """The scenario's year: E_DC = grid 25 kW and E_IT 20 kW over 288 h of meter data = 7,200 and
+    5,760 kWh, PUE 7,200 / 5,760 = 1.25; the centre was commissioned on 2026-10-19 (after 1 July
+    2026), so EnEfG § 11 sets PUE <= 1.2 from two years after commissioning (2028-10-19, not yet
+    binding): not met. No heat-reuse meter and no certificate ledger: ERF and REF have no data."""
+    data = build(build_energy_report, con, REGULATOR, "2026", settings)
+    st = data["statutory"]
+    assert st["available"]
+    figures = {f["key"]: f for f in st["figures"]}
+    assert (figures["dc_kwh"]["value"].value, figures["it_kwh"]["value"].value) == pytest.approx((7200, 5760))
+    pue = figures["pue"]
+    assert pue["value"].value == pytest.approx(1.25) and pue["limit"].value == 1.2
+    assert (pue["status_key"], pue["binding"], str(pue["in_force_from"])) == ("not_met", False, "2028-10-19")
+    assert pue["comparison"].key == "max" and "EnEfG § 11" in pue["legal_reference"]
+    assert figures["erf"]["value"].value is None and figures["erf"]["status_key"] == "no_data"
+    assert figures["ref"]["status_key"] == "no_data" and figures["ref"]["limit"].value == 0.5
+    master = {m["label"].key: m["value"] for m in st["master"]}
+    assert str(master["commissioned_on"]) == "2026-10-19"

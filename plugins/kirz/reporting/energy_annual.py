@@ -1,6 +1,8 @@
 """The annual energy report of the whole centre.
 
-Reads ``marts.fct_impact_kpis`` (energy KPIs per period), ``reporting.rpt_period_coverage``
+Reads ``reporting.rpt_energy_register`` (the operator's master data and the statutory figures
+of the year by EN 50600-4-x), ``reporting.rpt_energy_limits`` (the EnEfG § 11 limit in force and
+met / not met), ``marts.fct_impact_kpis`` (energy KPIs per period), ``reporting.rpt_period_coverage``
 (facility, capacity, days with data) and ``reporting.rpt_energy_period`` (meter sums per month).
 """
 
@@ -18,6 +20,50 @@ HEADLINE = (
     ("gpu_utilization_pct", "pct", 1), ("gpu_used_pct", "pct", 1), ("avg_it_load_kw", "kw", 1), ("peak_it_load_kw", "kw", 1),
 )
 METER_SUMS = ("grid_kwh", "it_kwh", "cooling_kwh", "heat_reuse_kwh", "renewable_kwh")
+MASTER = ("facility_name", "operator", "owner", "contact", "postcode", "lau_code", "dc_type", "commissioned_on",
+          "size_class")
+# the statutory figures of the year: (column of rpt_energy_register, unit, decimals, figure of rpt_energy_limits)
+STATUTORY = (
+    ("dc_kwh", "kwh", 0, None), ("grid_intake_kwh", "kwh", 0, None), ("onsite_generation_kwh", "kwh", 0, None),
+    ("grid_export_kwh", "kwh", 0, None), ("dc_bg_kwh", "kwh", 0, None), ("it_kwh", "kwh", 0, None),
+    ("pue", "ratio", 2, "pue"), ("erf", "ratio", 2, "erf"), ("heat_reuse_temp_c", "degc", 1, None),
+    ("ref", "ratio", 2, "ref"), ("wue_l_per_kwh", "ratio", 2, None), ("cer", "ratio", 2, None),
+    ("water_intake_m3", "m3", 0, None), ("design_it_power_kw", "kw", 0, None),
+)
+
+
+def statutory(con, period: Period) -> dict:
+    """Master data and the statutory figures of a year, each with its limit and verdict."""
+    require(con, "reporting.rpt_energy_register", "reporting.rpt_energy_limits")
+    if period.kind != "year":
+        return {"available": False, "master": [], "figures": []}
+    reg = rows(con, "select * from reporting.rpt_energy_register where year = ?", [period.year])
+    if not reg:
+        return {"available": False, "master": [], "figures": []}
+    r = reg[0]
+    limits = {x["figure"]: x for x in rows(con, "select * from reporting.rpt_energy_limits where year = ?",
+                                            [period.year])}
+    figures = []
+    for col, unit, dec, limit_of in STATUTORY:
+        lim = limits.get(limit_of) if limit_of else None
+        figures.append({
+            "key": col, "label": L("register_fields", col), "value": Q(r[col], unit, dec),
+            "limit": Q(lim["limit_value"], unit, dec) if lim else None,
+            "comparison": L("comparison", lim["comparison"]) if lim else None,
+            "in_force_from": lim["in_force_from"] if lim else None,
+            "binding": bool(lim["is_binding"]) if lim else None,
+            "status": L("limit_status", lim["status"]) if lim else None,
+            "status_key": lim["status"] if lim else "",
+            "legal_reference": lim["legal_reference"] if lim else "",
+        })
+    return {
+        "available": True,
+        "master": [{"label": L("register_fields", k), "value": "" if r[k] is None else r[k]} for k in MASTER],
+        "figures": figures,
+        "pue_category": r["pue_category"],
+        "pue_days_left_out": Q(r["pue_days_left_out"], "count"),
+        "pue_days_left_out_list": r["pue_days_left_out_list"] or "",
+    }
 
 
 def build_energy_report(con, recipient: Recipient, period: Period, settings, *, run_id: str,
@@ -80,6 +126,7 @@ def build_energy_report(con, recipient: Recipient, period: Period, settings, *, 
             "avg_load_share_of_design": Q(cur.get("avg_it_load_design_pct"), "pct", 1),
             "peak_load_share_of_design": Q(cur.get("peak_it_load_design_pct"), "pct", 1),
         },
+        "statutory": statutory(con, period),
         "headline": headline,
         "monthly": monthly,
         "series": {"months": months, **series},
