@@ -39,6 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
 from kirz.ingest.csv_readers import raw_schema
 from kirz.ingest.source import Format, RawTable, Source, detects_as
+from kirz.ingest.yaml_loader import DateCheckingLoader
 
 TABLE = "certificates"
 FORMATS = ("certificates_yaml",)
@@ -112,23 +113,8 @@ def detect(head: bytes) -> str | None:
     return "certificates_yaml" if keys == {b"year", b"items"} else None
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose impossible dates (``2027-02-30``) are YAML errors with their line."""
-
-    def construct_yaml_timestamp(self, node):
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as exc:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
-            ) from None
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
-
-
 def _compose(path: Path, text: str) -> yaml.Node:
-    loader = _Loader(text)
+    loader = DateCheckingLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -146,7 +132,7 @@ def _compose(path: Path, text: str) -> yaml.Node:
 
 
 def _construct(path: Path, node: yaml.Node) -> Any:
-    loader = _Loader("")
+    loader = DateCheckingLoader("")
     try:
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:

@@ -53,6 +53,7 @@ from kirz.hostlist import HostListError, expand
 from kirz.ingest.base import FormatError, ParseContext, Parsed
 from kirz.ingest.csv_readers import raw_schema
 from kirz.ingest.source import Format, RawTable, Source, detects_as
+from kirz.ingest.yaml_loader import DateCheckingLoader
 
 FORMATS = ("inventory_yaml",)
 MeterKind = Literal[
@@ -219,24 +220,9 @@ def detect(head: bytes) -> str | None:
     return None
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose impossible dates (``2026-02-30``) are YAML errors with their line."""
-
-    def construct_yaml_timestamp(self, node):
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as exc:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
-            ) from None
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
-
-
 def load_with_lines(path: Path, text: str) -> tuple[object, dict[tuple, int]]:
     """The YAML document and the 1-based line of every path in it (keys and list items)."""
-    loader = _Loader(text)
+    loader = DateCheckingLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

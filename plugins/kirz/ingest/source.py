@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kirz.ingest.base import ParseContext, Parsed
 
 # modules of kirz.ingest that are not sources
-INFRASTRUCTURE = frozenset({"base", "csv_readers", "loader", "source"})
+INFRASTRUCTURE = frozenset({"base", "csv_readers", "loader", "source", "yaml_loader"})
 
 # the DuckDB column types a raw table may declare (arrow_type gives each one's Arrow type)
 COLUMN_TYPES = frozenset({"timestamptz", "varchar", "json", "double", "integer", "bigint", "boolean", "date",

@@ -1,0 +1,21 @@
+"""The YAML loader of the YAML sources (inventory, certificate ledger): impossible dates such as
+``2026-02-30`` are YAML errors that carry their line, like every other error of the file."""
+
+from __future__ import annotations
+
+import yaml
+
+
+class DateCheckingLoader(yaml.SafeLoader):
+    """SafeLoader whose invalid dates raise a ConstructorError at the node's mark."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
+            ) from None
+
+
+DateCheckingLoader.add_constructor("tag:yaml.org,2002:timestamp", DateCheckingLoader.construct_yaml_timestamp)
