@@ -39,7 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
 from kirz.ingest.csv_readers import raw_schema
 from kirz.ingest.source import Format, RawTable, Source, detects_as
-from kirz.ingest.yaml_loader import DateCheckingLoader
+from kirz.ingest.yaml_loader import DateCheckingLoader, yaml_error
 
 TABLE = "certificates"
 FORMATS = ("certificates_yaml",)
@@ -117,13 +117,8 @@ def _compose(path: Path, text: str) -> yaml.Node:
     loader = DateCheckingLoader(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise FormatError(
-            path, f"certificates_yaml: not valid YAML: {exc.problem or exc.context}", mark.line + 1 if mark else None
-        ) from None
     except yaml.YAMLError as exc:
-        raise FormatError(path, f"certificates_yaml: not valid YAML: {exc}") from None
+        raise yaml_error(path, "certificates_yaml", exc) from None
     finally:
         loader.dispose()
     if node is None:

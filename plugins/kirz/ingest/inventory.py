@@ -53,7 +53,7 @@ from kirz.hostlist import HostListError, expand
 from kirz.ingest.base import FormatError, ParseContext, Parsed
 from kirz.ingest.csv_readers import raw_schema
 from kirz.ingest.source import Format, RawTable, Source, detects_as
-from kirz.ingest.yaml_loader import DateCheckingLoader
+from kirz.ingest.yaml_loader import DateCheckingLoader, yaml_error
 
 FORMATS = ("inventory_yaml",)
 MeterKind = Literal[
@@ -230,13 +230,8 @@ def load_with_lines(path: Path, text: str) -> tuple[object, dict[tuple, int]]:
         lines: dict[tuple, int] = {}
         _mark_lines(path, node, (), lines)
         data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise FormatError(
-            path, f"inventory_yaml: not valid YAML: {exc.problem or exc.context}", mark.line + 1 if mark else None
-        ) from None
     except yaml.YAMLError as exc:
-        raise FormatError(path, f"inventory_yaml: not valid YAML: {exc}") from None
+        raise yaml_error(path, "inventory_yaml", exc) from None
     finally:
         loader.dispose()
     return data, lines

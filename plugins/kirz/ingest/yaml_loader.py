@@ -19,3 +19,13 @@ class DateCheckingLoader(yaml.SafeLoader):
 
 
 DateCheckingLoader.add_constructor("tag:yaml.org,2002:timestamp", DateCheckingLoader.construct_yaml_timestamp)
+
+
+def yaml_error(path, fmt: str, exc: yaml.YAMLError):
+    """The FormatError for a file that is not valid YAML, with its line where YAML gives one."""
+    from kirz.ingest.base import FormatError
+
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        return FormatError(path, f"{fmt}: not valid YAML: {exc.problem or exc.context}", mark.line + 1 if mark else None)
+    return FormatError(path, f"{fmt}: not valid YAML: {exc}")
