@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KIRZ_HOME ?= $(CURDIR)/var
 
-.PHONY: demo test bench bench-history airflow setup clean
+.PHONY: demo test bench bench-history bench-nightly airflow setup clean
 
 $(STAMP): pyproject.toml
 	@bash scripts/setup-venv.sh $(VENV)
@@ -23,6 +23,9 @@ bench: $(STAMP)
 
 bench-history: $(STAMP)
 	$(BIN)/python benchmarks/history.py
+
+bench-nightly: $(STAMP)
+	$(BIN)/python benchmarks/nightly.py
 
 airflow: $(STAMP)
 	$(BIN)/kirz airflow

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import Timer, _print_slowest, finish, peak_rss_mb  # noqa: E402
 
-DATED_SOURCES = ("slurm", "power", "meters")
+DATED_SOURCES = ("slurm", "power", "meters", "gpu")
 
 
 def stage_days(synth: Path, landing: Path, days: list[date]) -> None:

@@ -137,7 +137,7 @@ def test_only_the_late_window_is_recomputed(base):
     wh = fresh_copy(base, "window")
     with duckdb.connect(str(wh)) as con:
         con.execute("update intermediate.int_node_minute_energy set energy_j = -1 where day = date '2026-01-14'")
-    # samples of 30 January: the window is 23..31 January; 14 January stays as it is
+    # samples of 30 January: the window is 29..31 January; 14 January stays as it is
     with open_warehouse(wh) as con:
         RawWriter(con).add("node_power", [{"sample_at": utc("2026-01-30 12:00:00"), "node": "cpu01", "watts": 500.0},
                                           {"sample_at": utc("2026-01-30 12:00:30"), "node": "cpu01", "watts": 500.0}], LATE)
@@ -145,12 +145,40 @@ def test_only_the_late_window_is_recomputed(base):
     days = dict(query(wh, """select cast(day as varchar), min(energy_j) from intermediate.int_node_minute_energy
                              group by day order by day"""))
     assert days["2026-01-14"] == -1 and days["2026-01-30"] == pytest.approx(500 * 60)
-    # a sample of 14 January delivered again: the window is 7..15 January, so 14 January is recomputed
+    # a sample of 14 January delivered again: the window is 13..15 January, so 14 January is recomputed
     with open_warehouse(wh) as con:
         RawWriter(con).add("node_power", power_rows("cpu01", CPU_SAMPLES[:1]), LATE + timedelta(hours=1))
     run_dbt(wh, work, "run", "--select", "int_node_minute_energy")
     (low,), = query(wh, "select min(energy_j) from intermediate.int_node_minute_energy where day = date '2026-01-14'")
     assert low == pytest.approx(27_000)  # cpu01's first minute again, no -1 left
+
+
+def test_a_delivery_of_one_day_recomputes_that_day_and_its_neighbours_only(base):
+    """Samples of 20 January (local) recompute 19..21 January: the 19th shares a UTC day, and
+    so the typical interval, with the 20th's first hour, and its last sample's hold ends at
+    the 20th's first; the 21st holds what the 20th's last sample carries across midnight.
+    The default late window (7 days) does not widen this."""
+    work = base[1]
+    wh = fresh_copy(base, "one-day")
+    with duckdb.connect(str(wh)) as con:
+        con.execute("update intermediate.int_node_minute_energy set energy_j = -1 where day = date '2026-01-15'")
+    # cpu01 at 700 W from 20 January 22:58:00 UTC (23:58 local) across midnight into the 21st
+    with open_warehouse(wh) as con:
+        RawWriter(con).add("node_power", [
+            {"sample_at": utc("2026-01-20 22:58:00") + timedelta(seconds=s), "node": "cpu01", "watts": 700.0}
+            for s in range(0, 120, 30)], LATE)
+    run_dbt(wh, work, "run", "--select", "int_node_minute_energy")
+    recorded = query(wh, """select kind, cast(first_day as varchar), cast(last_day as varchar)
+                            from audit.transform_changed_days where model = 'int_node_minute_energy'
+                            order by recorded_at desc limit 1""")
+    assert recorded == [("days", "2026-01-19", "2026-01-21")]
+    days = dict(query(wh, """select cast(day as varchar), min(energy_j) from intermediate.int_node_minute_energy
+                             group by day order by day"""))
+    assert days["2026-01-15"] == -1  # outside the recomputed days: kept as stored
+    # the last sample (23:59:30 local) holds 5 typical intervals of 30 s: 120 s into the 21st
+    (held,), = query(wh, """select sum(energy_j) from intermediate.int_node_minute_energy
+                            where node = 'cpu01' and day = date '2026-01-21'""")
+    assert held == pytest.approx(700 * 120)
 
 
 def test_energy_tests_fail_on_broken_invariants(base):
@@ -215,7 +243,7 @@ def test_incremental_builds_test_the_recomputed_days_and_full_checks_all(base):
                             from audit.transform_changed_days
                             where invocation_id = (select invocation_id from audit.transform_changed_days
                                                    order by recorded_at desc limit 1)""")
-    assert recorded == [("int_node_minute_energy", "days", "2026-01-23", "2026-01-31")]
+    assert recorded == [("int_node_minute_energy", "days", "2026-01-29", "2026-01-31")]
 
     results = run_dbt(wh, work, "test", "--select", "energy_conservation_node_minute", check=False)
     assert [(r.node.name, str(r.status).lower()) for r in results] == [("energy_conservation_node_minute", "fail")]

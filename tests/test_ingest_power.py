@@ -323,3 +323,63 @@ def test_kepler_other_metric_by_keyword():
     assert first["watts"] == pytest.approx(1989.049 / 15, rel=1e-12)
     with pytest.raises(FormatError, match="metric 'no_such_metric' not in file"):
         parse(KEPLER, CTX, metric="no_such_metric")
+
+
+# --- the bulk paths of plain files give what the general readers give ----------------------
+
+
+def test_plain_csv_bulk_path_equals_the_general_reader_and_quarantines_by_line(tmp_path, monkeypatch):
+    from kirz.ingest import csv_readers
+
+    lines = ["node,timestamp,watts"]
+    lines += [f"gpu{k % 7:03d},{1772323200 + k},{100 + k * 0.1:.1f}" for k in range(500)]
+    lines[40] = "gpu001,2026-03-01T00:10:00Z,abc"
+    lines[77] = "gpu002,yesterday,12.5"
+    lines[90] = ",2026-03-01T00:10:00Z,12.5"
+    lines[120] = "gpu003,2026-03-01T00:10:00+01:00,NaN"
+    lines[121] = "gpu003,2026-03-01T00:10:00,-inf"
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = path.read_bytes()
+    plain = csv_readers._plain_measurement_csv(
+        path, data, fmt="power_csv", table="node_power", header=("timestamp", "node", "watts"),
+        columns=("sample_at", "node", "watts"), epoch=True, what="a measurement")
+    assert plain is not None
+    monkeypatch.setattr(csv_readers, "_plain_measurement_csv", lambda *a, **k: None)
+    general = parse(path, CTX)
+    assert plain.tables["node_power"].equals(general.tables["node_power"])
+    assert plain.quarantine == general.quarantine
+    assert reasons(plain) == {41: "watts: 'abc' is not a number",
+                              78: "timestamp: 'yesterday' is not ISO 8601 or epoch seconds",
+                              91: "node: empty", 121: "watts: 'NaN' is NaN, not a measurement",
+                              122: "watts: '-inf' is not finite"}
+    assert plain.quarantine[0].raw_text == "gpu001,2026-03-01T00:10:00Z,abc"
+    assert_counts(plain)
+
+
+def test_plain_prometheus_bulk_path_equals_the_general_reader(tmp_path, monkeypatch):
+    from kirz.ingest import power
+
+    series = [{"metric": {"__name__": "node_power_watts", "instance": f"gpu{n:03d}:9100"},
+               "values": [[1772323200 + 10 * k + (0.5 if n == 2 else 0), f"{100 + n + k * 0.25}"] for k in range(300)]}
+              for n in range(1, 6)]
+    series.append({"metric": {"__name__": "node_power_watts", "node": "cpu01"}, "values": []})
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": series}}
+    path = tmp_path / "p.json"
+    path.write_bytes(orjson.dumps(doc))
+    assert power._plain_prometheus(path.read_bytes(), None) is not None
+    plain = parse(path, CTX)
+    monkeypatch.setattr(power, "_plain_prometheus", lambda data, counter: None)
+    general = parse(path, CTX)
+    assert plain.tables["node_power"].equals(general.tables["node_power"])
+    assert plain.rows_read == general.rows_read == 1500 and not plain.quarantine
+    # not plain (a duplicate, a NaN, a counter): the general reader decides, sample by sample
+    for k, bad in ((3, [1772323200, "7"]), (4, [1772323240, "NaN"])):
+        series[0]["values"][k] = bad
+        path.write_bytes(orjson.dumps(doc))
+        assert power._plain_prometheus(path.read_bytes(), None) is None
+    series[0]["values"][3] = [1772323230, "7"]
+    series[0]["values"][4] = [1772323240, "7"]
+    series[0]["metric"]["__name__"] = "kepler_node_platform_joules_total"
+    path.write_bytes(orjson.dumps(doc))
+    assert power._plain_prometheus(path.read_bytes(), None) is None

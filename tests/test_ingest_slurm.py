@@ -848,3 +848,30 @@ def test_gres_is_no_fallback_when_the_file_has_alloc_tres(tmp_path):
     text = "JobID|State|AllocTRES|ReqGRES\n81|PENDING||gpu:2\n82|COMPLETED|cpu=4,node=1|gpu:2\n"
     parsed = parse(write(tmp_path, text), CTX)
     assert [(r["job_id"], r["gpus"]) for r in rows_of(parsed)] == [("81", 0), ("82", 0)]
+
+
+def test_bulk_columns_and_job_ids_equal_the_line_by_line_reader(tmp_path, monkeypatch):
+    """The Arrow split and the one-regex job ids of well-shaped files give what the line-by-line
+    path gives; a JobName holding the delimiter sends the file through the line-by-line path."""
+    from datetime import date
+
+    from kirz.ingest import slurm as reader
+    from kirz.synth import synthesize
+
+    synthesize(tmp_path / "synth", nodes=12, days=3, start=date(2026, 10, 24), interval_s=60, seed=5)
+    ctx = ParseContext(pseudonym_key=b"k")
+    files = sorted((tmp_path / "synth" / "slurm").glob("*.txt"))
+    assert files
+    bulk = {f: reader.parse(f, ctx) for f in files}
+    monkeypatch.setattr(reader, "_bulk_columns", lambda *a: None)
+    monkeypatch.setattr(reader, "_job_id_columns", lambda *a: None)
+    for f in files:
+        line_by_line = reader.parse(f, ctx)
+        assert bulk[f].tables["slurm_jobs"].equals(line_by_line.tables["slurm_jobs"]), f
+        assert bulk[f].quarantine == line_by_line.quarantine
+        assert bulk[f].rows_read == line_by_line.rows_read
+    body = ["JobID|JobName|User|State|Start|End|ElapsedRaw", "101|a|b|alice|COMPLETED|2026-10-25T02:10:00|"
+            "2026-10-25T02:20:00|600", "102_[3-5]|x|bob|PENDING|Unknown|Unknown|0"]
+    monkeypatch.undo()
+    assert reader._bulk_columns(body[1:], "|", 7, False) is None  # 8 fields on the first line
+    assert reader._bulk_columns(body[2:], "|", 7, False) is not None

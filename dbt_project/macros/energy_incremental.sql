@@ -8,11 +8,14 @@
      - jobs: every local day spanned by any delivered version of an allocation that has a new
        version (the old interval and the new one);
      - inventory: a new node inventory changes weights and estimates everywhere: all days.
-   The model recomputes the contiguous range of local days from the first touched day minus
-   var('late_window_days') (at least 1: a late sample can change the typical sampling interval
-   of the day before) to the last touched day plus 1 (a sample held across midnight reaches
-   into the next day), after deleting that range (pre-hook), so that a day left with no rows
-   does not keep stale ones. #}
+   The model recomputes the contiguous range of local days from the first touched day minus 1
+   (a new sample can change the typical sampling interval of the UTC day it shares with the
+   day before, and the hold and quality of that day's last sample) to the last touched day
+   plus 1 (a sample held across midnight reaches into the next day), after deleting that range
+   (pre-hook), so that a day left with no rows does not keep stale ones. Nothing else can
+   change: a night that delivers one day recomputes that day and its two neighbours, however
+   long the history; var('late_window_days') does not widen this window (a sample however
+   late is recomputed from its own day, so incremental and full builds stay identical). #}
 
 {# The window as a dict: none on a full build (or while dbt only parses); otherwise
    {'all': true} for everything, {'empty': true} when nothing changed, or
@@ -64,8 +67,7 @@
     {% if firsts | length == 0 %}
         {{ return({'empty': true}) }}
     {% endif %}
-    {% set late = [var('late_window_days') | int, 1] | max %}
-    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=late) %}
+    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=1) %}
     {% set last_day = modules.datetime.date.fromisoformat(lasts | max) + modules.datetime.timedelta(days=1) %}
     {{ return({'first': first_day, 'last': last_day}) }}
 {% endmacro %}

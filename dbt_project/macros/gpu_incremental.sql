@@ -9,9 +9,9 @@
      - GPU jobs: every local day spanned by any delivered version of an allocation with GPUs
        that has a new version (the old interval and the new one; another job on a node changes
        the shares of the approximate path);
-   the window runs from the first touched day minus var('late_window_days') (at least 1: a late
-   sample changes the typical interval of the day before) to the last touched day plus 1 (a
-   sample held across midnight). #}
+   the window runs from the first touched day minus 1 (a late sample changes the typical
+   interval of the day before) to the last touched day plus 1 (a sample held across midnight);
+   var('late_window_days') does not widen it, as in energy_window. #}
 {% macro gpu_window() %}
     {% if not execute or not is_incremental() %}
         {{ return(none) }}
@@ -43,8 +43,7 @@
     {% if firsts | length == 0 %}
         {{ return({'empty': true}) }}
     {% endif %}
-    {% set late = [var('late_window_days') | int, 1] | max %}
-    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=late) %}
+    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=1) %}
     {% set last_day = modules.datetime.date.fromisoformat(lasts | max) + modules.datetime.timedelta(days=1) %}
     {{ return({'first': first_day, 'last': last_day}) }}
 {% endmacro %}

@@ -178,11 +178,15 @@ def parse_measurement_csv(
     the NaN message ("a measurement", "a reading"). Every bad line is quarantined with its
     reason; the file itself fails only without a usable header.
     """
+    ts_name, key_name, value_name = header
+    at_col, key_col, value_col = columns
+    fast = _plain_measurement_csv(path, data, fmt=fmt, table=table, header=header, columns=columns,
+                                  epoch=epoch, what=what)
+    if fast is not None:
+        return fast
     lines, replaced = numbered_lines(data)
     if lines.num_rows == 0:
         raise FormatError(path, f"{fmt}: empty file, no header")
-    ts_name, key_name, value_name = header
-    at_col, key_col, value_col = columns
     pos = csv_positions(path, first_data_line(lines), ",", header, fmt)
     utf8_check = "when contains(line, '\ufffd') then 'encoding: invalid UTF-8 bytes in line'" if replaced else ""
     has_cr = b"\r" in data
@@ -203,11 +207,7 @@ def parse_measurement_csv(
             select *, case
                 when nf <> 3 then format('field count: expected 3 fields ({','.join(header)}), found {{}}', nf)
                 {utf8_check}
-                when {at_col} is null then format('{ts_name}: ''{{}}'' is not {time_formats}', ts_raw)
-                when {key_col} = '' then '{key_name}: empty'
-                when {value_col} is null then format('{value_name}: ''{{}}'' is not a number', v_raw)
-                when isnan({value_col}) then format('{value_name}: ''{{}}'' is NaN, not {what}', v_raw)
-                when isinf({value_col}) then format('{value_name}: ''{{}}'' is not finite', v_raw)
+                {_value_checks(header, columns, time_formats, what)}
             end as reason
             from c
         )
@@ -223,5 +223,103 @@ def parse_measurement_csv(
         tables={table: result},
         quarantine=quarantine,
         rows_read=result.num_rows + len(quarantine),
+        warnings=end_warnings(data),
+    )
+
+
+def _value_checks(header: tuple[str, str, str], columns: tuple[str, str, str], time_formats: str, what: str) -> str:
+    """The CASE branches giving the reason a row of a measurement CSV is refused (columns
+    ``ts_raw`` and ``v_raw`` hold the text of instant and value)."""
+    ts_name, key_name, value_name = header
+    at_col, key_col, value_col = columns
+    return f"""
+                when {at_col} is null then format('{ts_name}: ''{{}}'' is not {time_formats}', ts_raw)
+                when {key_col} = '' then '{key_name}: empty'
+                when {value_col} is null then format('{value_name}: ''{{}}'' is not a number', v_raw)
+                when isnan({value_col}) then format('{value_name}: ''{{}}'' is NaN, not {what}', v_raw)
+                when isinf({value_col}) then format('{value_name}: ''{{}}'' is not finite', v_raw)"""
+
+
+def _plain_measurement_csv(
+    path: Path,
+    data: bytes,
+    *,
+    fmt: str,
+    table: str,
+    header: tuple[str, str, str],
+    columns: tuple[str, str, str],
+    epoch: bool,
+    what: str,
+) -> Parsed | None:
+    """The common case of :func:`parse_measurement_csv` in one DuckDB statement, or None.
+
+    A plain file -- no byte-order mark, carriage return, quote, blank, tab or empty line, and
+    every line of exactly three fields -- is read by DuckDB's own CSV reader with every field
+    as text, numbered ``with ordinality`` (line = row + 1: one header line, no line without a
+    row), cast with ``try_cast`` and each row's reason computed as in the general reader;
+    the raw text of a refused row is its three fields joined again (exact in a plain file).
+    Anything else (and any file DuckDB's reader refuses: a field count off, invalid UTF-8)
+    returns None and goes through the line-by-line reader, which quarantines each such line.
+    """
+    if not data or data.startswith(codecs.BOM_UTF8) or any(
+        c in data for c in (b"\r", b'"', b" ", b"\t", b"\n\n")
+    ) or data.startswith(b"\n"):
+        return None
+    head = data.split(b"\n", 1)
+    if len(head) < 2 or not head[1]:
+        return None
+    try:
+        names = header_fields(head[0].decode("utf-8"), ",")
+    except UnicodeDecodeError:
+        return None
+    if sorted(names) != sorted(header) or len(set(names)) != 3:
+        return None
+    ts_name, key_name, value_name = header
+    at_col, key_col, value_col = columns
+    as_text = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(3))
+    field = {name: f"coalesce(c{names.index(name)}, '')" for name in header}
+    time_formats = "ISO 8601 or epoch seconds" if epoch else "ISO 8601"
+    sql = f"""
+        with p as (
+            select ordinality + 1 as line_no, c0, c1, c2,
+                   {field[ts_name]} as ts_raw, {field[key_name]} as {key_col}, {field[value_name]} as v_raw
+            from read_csv(?, header = true, auto_detect = false, delim = ',', quote = '', escape = '',
+                          new_line = '\\n', strict_mode = true, null_padding = false, ignore_errors = false,
+                          columns = {{{as_text}}}) with ordinality
+        ), c as (
+            select *, {utc_timestamp_sql('ts_raw', epoch=epoch)} as {at_col},
+                   try_cast(v_raw as double) as {value_col}
+            from p
+        )
+        select line_no,
+               case when reason is not null then concat_ws(',', coalesce(c0, ''), coalesce(c1, ''), coalesce(c2, ''))
+               end as line,
+               {at_col}, {key_col}, {value_col}, reason
+        from (select *, case {_value_checks(header, columns, time_formats, what)}
+                        end as reason
+              from c)
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        out = con.sql(sql, params=[str(path)]).to_arrow_table()
+    except (duckdb.InvalidInputException, duckdb.ConversionException):
+        return None
+    finally:
+        con.close()
+    if out.num_rows != data.count(b"\n") - (1 if data.endswith(b"\n") else 0):
+        return None  # a row count off the line count: not plain after all
+    if out.column("reason").null_count == out.num_rows:
+        bad, good = [], out.select(["line_no", *columns])  # every row cast: no copy through a filter
+    else:
+        bad_mask = pc.is_valid(out.column("reason"))
+        bad = sorted(out.filter(bad_mask).select(["line_no", "line", "reason"]).to_pylist(), key=lambda r: r["line_no"])
+        good = out.filter(pc.invert(bad_mask)).select(["line_no", *columns])
+    good = finish_table(table, good)
+    return Parsed(
+        format=fmt,
+        tables={table: good},
+        quarantine=[Quarantined(r["line_no"], r["line"], r["reason"]) for r in bad],
+        rows_read=good.num_rows + len(bad),
         warnings=end_warnings(data),
     )

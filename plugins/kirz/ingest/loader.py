@@ -103,20 +103,6 @@ def parse_file(declared: Source, path: Path, fmt: str, ctx: ParseContext) -> Par
     return reader.parse(path, replace(ctx, fmt=fmt))
 
 
-def _with_lineage(table: pa.Table, ingest_id: int, source_file: str, sha: str, received_at: datetime) -> pa.Table:
-    n = table.num_rows
-    lineage = {
-        "ingest_id": pa.array([ingest_id] * n, pa.int64()),
-        "source_file": pa.array([source_file] * n, pa.string()),
-        "file_sha256": pa.array([sha] * n, pa.string()),
-        "received_at": pa.array([received_at] * n, pa.timestamp("us", tz="UTC")),
-    }
-    cols = dict(lineage)
-    for name in table.column_names:
-        cols[name] = table.column(name)
-    return pa.table(cols)
-
-
 def _next_ingest_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select nextval('audit.ingest_seq')").fetchall()[0][0]
 
@@ -188,18 +174,21 @@ def ingest_file(
                                      f"{', '.join(declared_tables)})")
                 if table.num_rows == 0:
                     continue
-                full = _with_lineage(table, ingest_id, str(path), sha, received_at)
+                # the lineage columns are constants of the statement, not columns built per row
+                lineage = {"ingest_id": "?::bigint", "source_file": "?::varchar", "file_sha256": "?::varchar",
+                           "received_at": "?::timestamptz"}
                 cols = ["ingest_id", "source_file", "file_sha256", "line_no", "received_at"] + (
                     declared_tables[table_name].column_names
                 )
                 # a column the parser does not deliver (an optional field of the format) is null
-                present = set(full.column_names)
-                values = [c if c in present else f"null as {c}" for c in cols]
-                con.register("_kirz_batch", full)
+                present = set(table.column_names)
+                values = [lineage[c] if c in lineage else c if c in present else f"null as {c}" for c in cols]
+                con.register("_kirz_batch", table)
                 try:
                     con.execute(
                         f"insert into raw.{table_name} ({', '.join(cols)}) "
-                        f"select {', '.join(values)} from _kirz_batch"
+                        f"select {', '.join(values)} from _kirz_batch",
+                        [ingest_id, str(path), sha, received_at],
                     )
                 finally:
                     con.unregister("_kirz_batch")

@@ -246,8 +246,105 @@ def no_gc():
 
 
 def _parse_prometheus(path: Path, data: bytes, metric: str | None, counter: bool | None) -> Parsed:
+    fast = _plain_prometheus(data, counter)
+    if fast is not None:
+        return fast
     with no_gc():
         return _parse_prometheus_doc(path, data, metric, counter)
+
+
+_VALUES_KEY = re.compile(rb'"values":\[')
+
+
+def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
+    """The common case of a Prometheus file in bulk, or None.
+
+    Prometheus answers a query_range in compact JSON, and with gauges the common file is
+    plain: the status envelope, series whose node labels are all different, every sample a
+    ``[number, "number"]`` pair, each series strictly in time order, no NaN, infinity or
+    timestamp out of range. Such a file is read without building a Python object per sample:
+    the ``values`` arrays are cut out of the text (what remains -- envelope and labels -- is
+    parsed as JSON and must show every series with its values cut out), their samples become
+    ``timestamp,value`` lines parsed by Arrow's CSV reader, and numpy checks the conditions.
+    A file that does not qualify in any way (a counter, a malformed or bad sample, a
+    duplicate, shared nodes, another shape) returns None and goes through the general reader,
+    which quarantines each sample that needs it; the rows are the same either way.
+    """
+    if counter or not data.startswith(b'{"status":"success","data":{"resultType":"matrix","result":['):
+        return None
+    import pyarrow.csv as pacsv
+
+    skeleton, bodies = [], []
+    pos = 0
+    for m in _VALUES_KEY.finditer(data):
+        end = data.find(b"]]", m.end())
+        if data[m.end():m.end() + 1] == b"]":
+            end = m.end() - 1  # an empty values list
+        elif end < 0:
+            return None
+        skeleton += [data[pos:m.end()], b"]"]
+        bodies.append(data[m.end():end + 1] if end >= m.end() else b"")
+        pos = end + 2
+    skeleton.append(data[pos:])
+    try:
+        doc = orjson.loads(b"".join(skeleton))
+    except orjson.JSONDecodeError:
+        return None
+    data_obj = doc.get("data") if isinstance(doc, dict) else None
+    result = data_obj.get("result") if isinstance(data_obj, dict) else None
+    if doc.get("status") != "success" or not isinstance(result, list) or len(result) != len(bodies):
+        return None
+    names = []
+    for series in result:
+        if not isinstance(series, dict) or series.get("values") != [] or not isinstance(series.get("metric"), dict):
+            return None
+        labels = series["metric"]
+        if str(labels.get("__name__", "")).endswith(COUNTER_SUFFIX) and counter is None:
+            return None
+        names.append(node_of(labels))
+    if None in names or len(set(names)) != len(names):
+        return None
+    counts = np.array([b.count(b"],[") + 1 if b else 0 for b in bodies], dtype=np.int64)
+    n = int(counts.sum())
+    text = b",".join(b for b in bodies if b)
+    if n == 0 or b"\n" in text:
+        return None if n else _plain_table(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), names)
+    # [t,"v"],[t,"v"] -> t,v lines (a sample of any other shape fails the CSV read or its count)
+    text = text[1:-1].replace(b"],[", b"\n").replace(b'"', b"")
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text),
+            read_options=pacsv.ReadOptions(column_names=["t", "v"]),
+            parse_options=pacsv.ParseOptions(quote_char=False),
+            convert_options=pacsv.ConvertOptions(column_types={"t": pa.float64(), "v": pa.float64()},
+                                                 null_values=[], strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != n:
+        return None
+    t = table.column("t").to_numpy()
+    v = table.column("v").to_numpy()
+    if not (np.isfinite(t).all() and np.isfinite(v).all() and (t >= 0).all() and (t < EPOCH_MAX).all()):
+        return None
+    sid = np.repeat(np.arange(len(names), dtype=np.int64), counts)
+    ts_us = np.rint(t * 1e6).astype(np.int64)
+    if n > 1 and not ((np.diff(ts_us) > 0) | (sid[1:] != sid[:-1])).all():
+        return None  # out of order or repeated within a series
+    return _plain_table(ts_us, v, sid, names)
+
+
+def _plain_table(ts_us: np.ndarray, watts: np.ndarray, sid: np.ndarray, names: list[str]) -> Parsed:
+    table = pa.table(
+        {
+            "line_no": pa.array(np.arange(1, len(ts_us) + 1, dtype=np.int64)),
+            "sample_at": pa.array(ts_us.astype(np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "node": pa.array(names, pa.string()).take(pa.array(sid, pa.int64())),
+            "watts": pa.array(watts, pa.float64()),
+        }
+    )
+    return Parsed(format="prometheus_json", tables={TABLE: finish_table(TABLE, table)}, quarantine=[],
+                  rows_read=table.num_rows, warnings=[])
 
 
 def _parse_prometheus_doc(path: Path, data: bytes, metric: str | None, counter: bool | None) -> Parsed:

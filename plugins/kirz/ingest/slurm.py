@@ -513,13 +513,18 @@ def _parse_text(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
     body = lines[body_start:]
     while body and (not body[-1] or body[-1].isspace()):
         body.pop()
-    parts = [ln.split(delim) for ln in body]
+    # the common case, split by Arrow: every line has the header's shape
+    columns = _bulk_columns(body, delim, nh, trailing)
+    parts = [] if columns is not None else [ln.split(delim) for ln in body]
     if trailing:
         for fields in parts:
             if len(fields) > 1 and fields[-1] == "":
                 fields.pop()
-    if nh > 1 and all(len(fields) == nh for fields in parts):
-        # the common case: every line has the header's shape (blank lines would have one field)
+    if columns is not None:
+        rows_read = len(body)
+        line_nos = list(range(body_start + 1, body_start + 1 + rows_read))
+    elif nh > 1 and all(len(fields) == nh for fields in parts):
+        # every line has the header's shape (blank lines would have one field)
         rows_read = len(parts)
         line_nos = list(range(body_start + 1, body_start + 1 + rows_read))
         records = parts
@@ -545,12 +550,14 @@ def _parse_text(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
             line_nos.append(n)
             records.append(fields)
 
-    table, row_errors = _text_columns(line_nos, records, ix, ctx)
+    if columns is None:
+        columns = [tuple(c) for c in zip(*records)] if records else []
+    table, row_errors = _text_columns(line_nos, columns, ix, ctx)
     for i, reason in sorted(row_errors.items()):
         bad.append((line_nos[i], reason))
-    if bad and i_user >= 0:
-        for fields in records:
-            scrub.add(fields[i_user].strip())
+    if bad and i_user >= 0 and line_nos:
+        for user in _pylist(columns[i_user]):
+            scrub.add(user.strip())
     bad.sort(key=lambda b: b[0])
     # raw text is the line as delivered (not the re-split fields), scrubbed field by field
     quarantine = [Quarantined(n, scrub.fields(lines[n - 1].split(delim), delim), reason) for n, reason in bad]
@@ -561,6 +568,77 @@ def _parse_text(path: Path, data: bytes, ctx: ParseContext) -> Parsed:
         rows_read=rows_read,
         warnings=warnings,
     )
+
+
+def _bulk_columns(body: list[str], delim: str, nh: int, trailing: bool) -> list[pa.Array] | None:
+    """The fields of every line as one Arrow string column per header field, split by Arrow's
+    CSV reader (no quoting: sacct prints none), or None when any line has another number of
+    fields (a ``|`` in a JobName, a short or blank line: the line-by-line path decides) or
+    the delimiter is not a single character."""
+    if nh < 2 or len(delim) != 1 or not body:
+        return None
+    import pyarrow.csv as pacsv
+
+    width = nh + 1 if trailing else nh
+    names = [f"f{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer("\n".join(body).encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 26),
+            parse_options=pacsv.ParseOptions(delimiter=delim, quote_char=False, double_quote=False,
+                                             escape_char=False, newlines_in_values=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 null_values=[], strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeEncodeError):
+        return None
+    if table.num_rows != len(body):
+        return None
+    if trailing:
+        if table.column(nh).null_count or pc.any(pc.not_equal(table.column(nh), "")).as_py():
+            return None
+        table = table.select(names[:nh])
+    return [table.column(i).combine_chunks() for i in range(nh)]
+
+
+# _JOBID and the step suffix in RE2 (ASCII digits): a job id it does not match is read by
+# _parse_jobid, which also takes what only Python's Unicode-aware \d accepts
+_JOBID_BULK = (r"^(?P<alloc>(?P<base>[0-9]+)(?:_(?P<task>[0-9]+|\[[^\]]+\]))?(?:\+(?P<het>[0-9]+))?)"
+               r"(?:\.(?P<step>.+))?$")
+
+
+def _job_id_columns(job_id: list[str]) -> list[pa.Array] | None:
+    """(allocation_id, step_id, array_job_id, array_task_id, het_job_id, het_offset) of every
+    job id by one regular expression over the column, or None when any id needs
+    :func:`_parse_jobid` (or is not a job id at all: quarantined there)."""
+    if not job_id:
+        return None
+    m = pc.extract_regex(pa.array(job_id, pa.string()), pattern=_JOBID_BULK)
+    if m.null_count:
+        return None
+    null = pa.scalar(None, pa.string())
+
+    def part(name: str) -> pa.Array:
+        return m.field(name)
+
+    def present(name: str) -> pa.Array:
+        return pc.not_equal(part(name), "")
+
+    het = pc.if_else(present("het"), part("het"), null)
+    return [
+        part("alloc"),
+        pc.if_else(present("step"), part("step"), null),
+        pc.if_else(present("task"), part("base"), null),
+        pc.if_else(present("task"), part("task"), null),
+        pc.if_else(present("het"), part("base"), null),
+        het.cast(pa.int64()),
+    ]
+
+
+def _pylist(col) -> list:
+    """A raw column (Arrow strings or a tuple of str) as a Python list."""
+    return col.to_pylist() if isinstance(col, pa.Array) else list(col)
 
 
 def _column_index(names: list[str], path: Path, header_line: int) -> dict[str, int]:
@@ -668,7 +746,7 @@ def _decode(col, fn, errors: dict[int, str]) -> list:
 
 def _strings(values, strip: bool = False) -> pa.Array:
     """A string column with empty values as null."""
-    arr = pa.array(values, pa.string())
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
     if strip:
         arr = pc.utf8_trim_whitespace(arr)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
@@ -684,7 +762,7 @@ def _int_column(values, label: str, hi: int | None, errors: dict[int, str]) -> p
             return ints
     except pa.ArrowInvalid:
         pass
-    return pa.array(_decode(values, lambda v: _int(v, label, hi), errors), pa.int64())
+    return pa.array(_decode(_pylist(values), lambda v: _int(v, label, hi), errors), pa.int64())
 
 
 def _energy_column(values, errors: dict[int, str]) -> pa.Array:
@@ -695,7 +773,7 @@ def _energy_column(values, errors: dict[int, str]) -> pa.Array:
             return pc.if_else(pc.greater_equal(nums, float(_U64_MARKER)), pa.scalar(None, pa.float64()), nums)
     except pa.ArrowInvalid:
         pass
-    return pa.array(_decode(values, _energy, errors), pa.float64())
+    return pa.array(_decode(_pylist(values), _energy, errors), pa.float64())
 
 
 class _Times:
@@ -728,7 +806,8 @@ def _time_column(values, field: str, clock: _Clock, errors: dict[int, str]) -> _
     """
     n = len(values)
     out = _Times(n)
-    naive = pc.strptime(pa.array(values, pa.string()), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    naive = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
     ok = naive.is_valid().to_numpy(zero_copy_only=False)
     secs = pc.fill_null(naive.cast(pa.int64()), 0).to_numpy()
     idx = np.nonzero(ok)[0]
@@ -753,9 +832,11 @@ def _time_column(values, field: str, clock: _Clock, errors: dict[int, str]) -> _
             out.local[i] = _EPOCH + timedelta(seconds=int(secs[i]))
         for i in idx[out_of_range[inverse]].tolist():
             out.valid[i] = False
-            errors.setdefault(i, f"{field}: time out of range {values[i]!r}")
+            errors.setdefault(i, f"{field}: time out of range {_pylist(values)[i]!r}")
     read = clock.reader(field)
     cache: dict[str, object] = {}
+    if isinstance(values, pa.Array) and not ok.all():
+        values = values.to_pylist()
     for i in np.nonzero(~ok)[0].tolist():
         v = values[i]
         try:
@@ -779,18 +860,25 @@ def _time_column(values, field: str, clock: _Clock, errors: dict[int, str]) -> _
     return out
 
 
-def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, int], ctx: ParseContext):
-    """Decode the fields of all well-shaped lines column by column (distinct values once)."""
-    n = len(records)
-    errors: dict[int, str] = {}
-    raw_cols = list(zip(*records)) if records else []
-    blank = ("",) * n
+def _text_columns(line_nos: list[int], raw_cols: list, ix: dict[str, int], ctx: ParseContext):
+    """Decode the fields of all well-shaped lines column by column (distinct values once).
 
-    def col(name: str) -> tuple:
+    ``raw_cols``: one column per header field, Arrow strings or tuples of str."""
+    n = len(line_nos)
+    errors: dict[int, str] = {}
+    blank = ("",) * n
+    as_list: dict[str, list] = {}
+
+    def col(name: str):
         i = ix.get(name)
         return raw_cols[i] if i is not None and n else blank
 
-    job_id = [v.strip() for v in col("jobid")]
+    def values(name: str) -> list:
+        if name not in as_list:
+            as_list[name] = _pylist(col(name))
+        return as_list[name]
+
+    job_id = [v.strip() for v in values("jobid")]
 
     def read_id(v: str):
         if v.isdigit():
@@ -800,12 +888,16 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
             raise _Bad(f"JobID: not a Slurm job id: {v!r}")
         return ids
 
-    ids = _decode(job_id, read_id, errors)
-    ids = [t if t is not None else (None,) * 6 for t in ids]
-    alloc, step, arr_job, arr_task, het_job, het_off = (list(c) for c in zip(*ids)) if n else ([],) * 6
+    bulk_ids = _job_id_columns(job_id)
+    if bulk_ids is not None:
+        alloc, step, arr_job, arr_task, het_job, het_off = bulk_ids
+    else:
+        ids = _decode(job_id, read_id, errors)
+        ids = [t if t is not None else (None,) * 6 for t in ids]
+        alloc, step, arr_job, arr_task, het_job, het_off = (list(c) for c in zip(*ids)) if n else ([],) * 6
 
     state_raw = col("state")
-    states = _decode(state_raw, lambda v: _state(v) if v else (None, None), errors)
+    states = _decode(values("state"), lambda v: _state(v) if v else (None, None), errors)
     states = [t if t is not None else (None, None) for t in states]
     state, cancelled_by = (list(c) for c in zip(*states)) if n else ([], [])
 
@@ -813,7 +905,7 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
     missing = [i for i, e in enumerate(elapsed) if e is None]
     if "elapsed" in ix and missing:
         # the displayed Elapsed only where ElapsedRaw is absent or empty
-        shown_col = col("elapsed")
+        shown_col = values("elapsed")
         shown_errors: dict[int, str] = {}
         shown = _decode([shown_col[i] for i in missing], _elapsed, shown_errors)
         for k, i in enumerate(missing):
@@ -833,7 +925,7 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
         end.set(i, e)
 
     tres = col("alloctres")
-    tres_vals = _decode(tres, lambda v: _tres(v) if v else None, errors)
+    tres_vals = _decode(values("alloctres"), lambda v: _tres(v) if v else None, errors)
     # per distinct AllocTRES: GPUs (0 when it names none), memory; None when AllocTRES is empty
     gpu_of = {t: ((t[0] or 0) if t is not None else None) for t in set(tres_vals)}
     gpus = list(map(gpu_of.__getitem__, tres_vals))
@@ -841,7 +933,7 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
     # old layouts without AllocTRES: AllocGRES, else ReqGRES (a file with AllocTRES keeps 0)
     for name, label in (("allocgres", "AllocGRES"), ("reqgres", "ReqGRES")):
         if "alloctres" not in ix and name in ix and None in gpus:
-            fallback = _decode(col(name), lambda v, label=label: _gres(v, label) if v else None, errors)
+            fallback = _decode(values(name), lambda v, label=label: _gres(v, label) if v else None, errors)
             gpus = [g if g is not None else f for g, f in zip(gpus, fallback)]
     gpus = [g if g is not None else 0 for g in gpus]
 
@@ -854,16 +946,16 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
             except HostListError as exc:
                 raise _Bad(f"NodeList: {exc}") from None
 
-        nodes = _decode(node_list, read_nodes, errors)
+        nodes = _decode(values("nodelist"), read_nodes, errors)
     else:
         nodes = [None] * n
 
     key = ctx.pseudonym_key
-    users = [v.strip() for v in col("user")]
+    users = [v.strip() for v in values("user")]
     pseudonyms = _decode(users, lambda u: pseudonymise(key, u) if u else None, errors)
 
     cluster = _strings(col("cluster"), strip=True).fill_null(ctx.cluster)
-    gpu_util = _decode(col("tresusageinave"), lambda v: _gpu_util(v) if v.strip() else None, errors)
+    gpu_util = _decode(values("tresusageinave"), lambda v: _gpu_util(v) if v.strip() else None, errors)
 
     columns = [
         pa.array(line_nos, pa.int64()),
@@ -872,7 +964,7 @@ def _text_columns(line_nos: list[int], records: list[list[str]], ix: dict[str, i
         _strings(col("jobidraw"), strip=True),
         alloc,
         step,
-        pa.array(step, pa.string()).is_valid(),
+        (step if isinstance(step, pa.Array) else pa.array(step, pa.string())).is_valid(),
         arr_job,
         arr_task,
         het_job,
