@@ -15,8 +15,13 @@ Scheduled on the marts asset (the transform DAG's validated rebuild).
    pending publish go before the next transform. With no marts yet the run is skipped.
 2. ``due_reports`` -> ``issue_report`` (one mapped task per recipient, kind and period): each
    report is rendered from *this* snapshot, passing the same gate on it (a snapshot published
-   under an override renders under it and prints it); an unchanged period makes no new
-   version and a version is delivered once, so reruns are safe.
+   under an override renders under it and prints it); a report whose printed figures did not
+   change makes no new version ("unchanged"), and a version is delivered once, only from the
+   day its recipient file makes it due (before: a preview for the operator), a correction at
+   most once per interval (``kirz.reporting.schedule``), so reruns are safe.
+3. ``record_deliveries`` (in the warehouse pool, unless something upstream failed: the run then
+   fails, and the next run's sync records what went out meanwhile): writes the deliveries the
+   manifests hold into ``audit.report_deliveries``.
 
 A failed or killed run leaves the previous snapshot and reports as they were: both are
 written to temporary names and renamed into place only when complete.
@@ -85,16 +90,24 @@ def kirz_publish():
 
         outputs = report(
             load_settings(), recipient=item["recipient"], period=item["period"],
-            kinds=[item["kind"]], deliver=True, db=item["db"],
+            kinds=[item["kind"]], deliver=True, db=item["db"], record=False,
         )
         return [
             {"recipient": o.recipient, "kind": o.kind, "period": o.period, "lang": o.lang,
-             "version": o.version, "new": o.new, "html": str(o.html), "pdf": str(o.pdf),
-             "delivered": list(o.delivered)}
+             "version": o.version, "new": o.new, "status": o.status, "html": str(o.html), "pdf": str(o.pdf),
+             "due": o.due.isoformat() if o.due else None, "delivered": list(o.delivered), "held": o.held}
             for o in outputs
         ]
 
-    issue_report.expand(item=due_reports(gated_snapshot()))
+    @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")
+    def record_deliveries() -> int:
+        """Write the deliveries the manifests hold into audit.report_deliveries (the live warehouse)."""
+        from kirz.config import load_settings
+        from kirz.reporting.audit import record_deliveries_in
+
+        return record_deliveries_in(load_settings(), strict=True)
+
+    issue_report.expand(item=due_reports(gated_snapshot())) >> record_deliveries()
 
 
 kirz_publish()

@@ -1,14 +1,23 @@
-"""The kirz Airflow plugin: published reports and the latest data-quality page in the Airflow UI.
+"""The kirz Airflow plugin: the operator console (report register, data-quality history) in the Airflow UI.
 
 A small FastAPI app mounted by the API server at ``/kirz`` serves
 
-- ``/kirz/``: an index of ``<home>/reports/`` (newest first) with the status of the latest
-  published snapshot and a link to the data-quality page;
-- ``/kirz/reports/<path>``: one report file (HTML, PDF, JSON, ...);
-- ``/kirz/dq/``: ``<home>/dq/latest.html``; ``/kirz/dq/<path>``: other files of ``<home>/dq/``;
-- ``/kirz/api/reports``: the index as JSON.
+- ``/kirz/``: the report register (:func:`kirz.reporting.register.report_register`): the report
+  versions grouped by recipient and period, the latest first and older ones folded, each with
+  its state, delivery record and the data-quality verdict of its snapshot; above it the latest
+  validation run of each layer;
+- ``/kirz/api/reports``: the register as JSON (``register``, grouped the same way, ``counts``,
+  ``snapshot``) and ``reports``, every file below ``<home>/reports/`` newest first, for scripts;
+- ``/kirz/reports/<path>``: one report file (HTML, PDF, CSV, ...);
+- ``/kirz/dq/``: the data-quality history (:func:`kirz.dq_render.dq_history`): the runs of
+  both layers with window, status and counts, the open findings worst first, each run's page
+  linked; ``/kirz/api/dq``: the same as JSON; ``/kirz/dq/<path>``: the files of ``<home>/dq/``
+  (``<run_id>.html``, ``latest.html``).
 
-Two menu entries (``external_views``) embed the index and the data-quality page in the UI.
+Two menu entries (``external_views``) embed the register and the history in the UI. The pages
+read files and the latest published snapshot only, never the live warehouse (a DuckDB reader
+would block the pipeline's writers). Every page is self-contained: no asset from another host.
+
 Plugin endpoints are not protected by Airflow on their own. Reports hold every partner's
 figures, so every route here is for the operator roles only: a user the auth manager lets
 manage pools (Op and Admin in Airflow's simple auth manager); other logged-in users get 403. A
@@ -19,7 +28,6 @@ request, so the API server sees the same ``KIRZ_HOME`` as the tasks.
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,48 +125,34 @@ def _latest_snapshot(home: Path) -> dict | None:
         return None
 
 
-def _index_html(home: Path) -> str:
-    reports = list_reports(home / "reports")
-    latest = _latest_snapshot(home)
-    dq = (home / "dq" / "latest.html").is_file()
-    esc = html.escape
-    rows = "\n".join(
-        f'<tr><td><a href="reports/{esc(r["path"], quote=True)}">{esc(r["path"])}</a></td>'
-        f'<td class="n">{r["bytes"]:,}</td><td>{esc(r["modified"])}</td></tr>'
-        for r in reports
-    )
-    snapshot = (
-        f"latest published snapshot: <code>{esc(str(latest.get('snapshot', '?')))}</code> "
-        f"(run <code>{esc(str(latest.get('run_id', '?')))}</code>)"
-        if latest
-        else "no snapshot published yet"
-    )
-    dq_link = '<a href="dq/">latest data-quality report</a>' if dq else "no data-quality report yet"
-    body = (
-        f'<table><thead><tr><th>report</th><th class="n">bytes</th><th>written (UTC)</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-        if reports
-        else "<p>No reports published yet.</p>"
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kirz reports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; }}
-table {{ border-collapse: collapse; }} td, th {{ padding: .2rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }}
-.n {{ text-align: right; }}
-</style></head>
-<body>
-<h1>kirz: published reports</h1>
-<p>{snapshot} · {dq_link}</p>
-{body}
-</body></html>
-"""
+def _settings():
+    from kirz.config import load_settings
+
+    return load_settings()
+
+
+def register_data(settings) -> dict:
+    """The register, its totals, the latest run of each layer and the snapshot they come from."""
+    from kirz.dq_render import dq_history, snapshot_connection
+    from kirz.reporting.register import register_counts, report_register
+
+    today = datetime.now(settings.tz).date()
+    with snapshot_connection(settings) as con:
+        groups = report_register(settings, today, con=con)
+        dq = dq_history(settings, con)
+    return {
+        "today": today.isoformat(),
+        "snapshot": _latest_snapshot(settings.home),
+        "counts": register_counts(groups),
+        "register": groups,
+        "dq": dq,
+    }
 
 
 def create_app() -> FastAPI:
     app = FastAPI(
         title="kirz reports",
-        description="Published reports and data-quality pages of the kirz pipeline.",
+        description="The report register and the data-quality history of the kirz pipeline.",
         dependencies=[Depends(require_operator)],
         docs_url=None,
         redoc_url=None,
@@ -167,12 +161,31 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return _index_html(_home())
+        from kirz.dq_render import render_template
+
+        settings = _settings()
+        data = register_data(settings)
+        return render_template("console_register.html.j2", settings, groups=data["register"],
+                               counts=data["counts"], snapshot=data["snapshot"], dq=data["dq"], today=data["today"])
 
     @app.get("/api/reports")
     def api_reports() -> dict:
-        home = _home()
-        return {"reports": list_reports(home / "reports"), "snapshot": _latest_snapshot(home)}
+        settings = _settings()
+        data = register_data(settings)
+        return {
+            "today": data["today"],
+            "snapshot": data["snapshot"],
+            "counts": data["counts"],
+            "register": data["register"],
+            "dq_latest": data["dq"]["latest_by_layer"],
+            "reports": list_reports(settings.reports_dir),
+        }
+
+    @app.get("/api/dq")
+    def api_dq() -> dict:
+        from kirz.dq_render import dq_history
+
+        return dq_history(_settings())
 
     @app.get("/reports/{rel:path}")
     def report_file(rel: str) -> FileResponse:
@@ -183,17 +196,13 @@ def create_app() -> FastAPI:
         return RedirectResponse(url="dq/")
 
     @app.get("/dq/{rel:path}")
-    def dq_file(rel: str) -> FileResponse:
-        home = _home()
+    def dq_file(rel: str):
         if rel in ("", "/"):
-            page = home / "dq" / "latest.html"
-            if not page.is_file():
-                raise HTTPException(
-                    status_code=404,
-                    detail=f"no data-quality report yet ({page} is written by the first validation run)",
-                )
-            return FileResponse(page)
-        return FileResponse(_inside(home / "dq", rel))
+            from kirz.dq_render import dq_history, render_template
+
+            settings = _settings()
+            return HTMLResponse(render_template("dq_history.html.j2", settings, dq=dq_history(settings)))
+        return FileResponse(_inside(_home() / "dq", rel))
 
     return app
 

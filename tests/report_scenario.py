@@ -100,6 +100,20 @@ def deliver_late(sc: Scenario, name: str) -> Path:
     return sc.late[name]
 
 
+def edited_copy(snapshot: Path, dest: Path, sql: str) -> Path:
+    """A writable copy of a (read-only) snapshot at ``dest`` with ``sql`` run on it."""
+    import duckdb
+
+    shutil.copy(snapshot, dest)
+    dest.chmod(0o644)
+    con = duckdb.connect(str(dest))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+    return dest
+
+
 _BUILT: dict[str, Scenario] = {}
 
 

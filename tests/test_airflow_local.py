@@ -70,3 +70,31 @@ def test_admin_password_is_read_from_the_generated_file_or_times_out(settings):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"admin": "s3cret"}))
     assert admin_password(settings, timeout=1) == "s3cret"
+
+
+def test_start_up_banner_keeps_each_address_on_one_line_when_not_on_a_terminal(tmp_path, monkeypatch):
+    """`kirz airflow > file`: rich would wrap at 80 columns; the addresses stay whole."""
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    import kirz.airflow_local as local
+    from kirz.cli import app
+
+    home = tmp_path / ("a-rather-long-folder-name-for-the-kirz-home-" * 2)
+    monkeypatch.setattr(local, "port_free", lambda port: True)
+    monkeypatch.setattr(local, "prepare", lambda settings, env: local.airflow_home(settings).mkdir(parents=True))
+    monkeypatch.setattr(local, "wait_until_up", lambda port, proc=None, timeout=300: None)
+    monkeypatch.setattr(local, "admin_password", lambda settings, timeout=120: "Pw[x]-0123456789abcdef")
+    monkeypatch.setattr(local, "start_standalone", lambda settings, env, log_path: subprocess.Popen(
+        [sys.executable, "-c", "pass"]))
+    result = CliRunner().invoke(app, ["airflow", "--no-demo-data", "--port", "18123", "--home", str(home)])
+    lines = result.output.splitlines()
+    assert "Airflow UI:       http://localhost:18123/" in lines
+    assert "login:            admin / Pw[x]-0123456789abcdef" in lines
+    assert "report register:  http://localhost:18123/kirz/" in lines
+    assert "data quality:     http://localhost:18123/kirz/dq/" in lines
+    assert any(line.startswith("Airflow home: ") and line.endswith(f"{home.name}/airflow") for line in lines)
+    assert max(len(line) for line in lines) > 80  # long lines were not wrapped
+    assert result.exit_code == 1  # standalone (here a process that ends at once) exited

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
 INGEST = {f"kirz_ingest_{s}" for s in SOURCES}
 PULL = {"kirz_pull_slurm", "kirz_pull_prometheus"}
-ALL = INGEST | PULL | {"kirz_transform", "kirz_publish"}
+CLOCK = PULL | {"kirz_deliver"}  # on a clock, awaiting no asset
+ALL = INGEST | PULL | {"kirz_transform", "kirz_publish", "kirz_deliver"}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_every_awaited_asset_has_a_producer(dagbag):
     produced = {a.uri for dag in dagbag.dags.values() for t in dag.tasks for a in t.outlets}
     for dag_id, dag in dagbag.dags.items():
         awaited = _awaited(dag)
-        if dag_id in PULL:  # on a clock: they produce the landing assets the ingest DAGs await
+        if dag_id in CLOCK:  # on a clock: the pulls produce the landing assets the ingest DAGs await
             assert awaited == [], dag_id
             continue
         assert awaited, f"{dag_id} waits for no asset"
@@ -117,13 +118,24 @@ def test_assets_wire_ingest_to_transform_to_publish(dagbag):
 
     publish = dagbag.dags["kirz_publish"]
     assert [a.uri for a in _awaited(publish)] == ["kirz://warehouse/marts"]
-    assert [t.task_id for t in publish.topological_sort()] == ["gated_snapshot", "due_reports", "issue_report"]
+    assert [t.task_id for t in publish.topological_sort()] == ["gated_snapshot", "due_reports", "issue_report",
+                                                               "record_deliveries"]
+    # it runs when nothing was due (issue_report skipped), and a failure upstream still fails the run
+    assert publish.get_task("record_deliveries").trigger_rule == "none_failed"
+
+
+def test_the_daily_delivery_renders_nothing_and_records_in_the_pool(dagbag):
+    deliver = dagbag.dags["kirz_deliver"]
+    assert deliver.timetable.expression == "0 7 * * *"
+    assert [t.task_id for t in deliver.topological_sort()] == ["deliver_due", "record_deliveries"]
+    assert all(not t.outlets for t in deliver.tasks)
 
 
 def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
     reads_live = {("kirz_transform", t) for t in ("validate_raw", "dbt_build", "validate_marts")}
     reads_live |= {(d, "ingest") for d in INGEST} | {("kirz_publish", "gated_snapshot")}
     reads_live |= {(d, "pull") for d in PULL}  # they write their watermarks into the warehouse
+    reads_live |= {("kirz_publish", "record_deliveries"), ("kirz_deliver", "record_deliveries")}  # audit rows
     for dag_id, dag in dagbag.dags.items():
         for t in dag.tasks:
             expected = "kirz_warehouse" if (dag_id, t.task_id) in reads_live else "default_pool"

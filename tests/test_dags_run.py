@@ -157,7 +157,17 @@ def test_publish_gates_snapshots_and_issues_the_due_reports(centre):
         folder = centre.settings.reports_dir / recipient / period
         assert any(folder.glob(f"{kind}*.pdf")), (recipient, kind, period)
         assert any(folder.glob(f"{kind}*.html")), (recipient, kind, period)
-    assert any((centre.home / "outbox").rglob("*.pdf"))
+    # delivered on the clock's day when due (partners.yaml: the 3rd working day, 2026-11-04), a
+    # preview before; record_deliveries writes one audit row per file that went out
+    assert states["record_deliveries"] == "success"
+    delivered = datetime.now(timezone.utc).astimezone(centre.settings.tz).date() >= _day("2026-11-04")
+    pdfs = sorted(p.name for p in (centre.home / "outbox").rglob("*.pdf"))
+    assert len(pdfs) == (2 if delivered else 0)
+    rows = _query(centre.settings.warehouse_path, "select recipient_id, version, channel, count(*) "
+                  "from audit.report_deliveries group by all order by all")
+    files = {p: len(json.loads(next((centre.settings.reports_dir / p / "2026-10").glob("*.v1.json")).read_text())
+                        ["files"]) for p in centre.partners[:2]}
+    assert rows == ([(p, 1, "outbox", files[p]) for p in sorted(centre.partners[:2])] if delivered else [])
 
 
 def _forget_run(dag_id: str, run_id: str) -> None:
@@ -184,18 +194,34 @@ def test_rerunning_the_same_publish_run_changes_nothing(centre):
     assert _report_files(settings) == reports  # unchanged data: no new report version
 
 
+def _raw_events(source: str) -> int:
+    """Asset events recorded for raw.<source> (what schedules the transform)."""
+    from sqlalchemy import func, select
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.scalar(select(func.count()).select_from(AssetEvent).join(
+            AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == f"kirz://warehouse/raw/{source}"))
+
+
 def test_rerunning_an_ingest_dag_is_a_no_op_and_a_redelivery_adds_nothing(centre):
     bag, settings = centre.bag, centre.settings
+    events = _raw_events("slurm")
+    assert events >= 1  # the first ingest loaded files and said so
     again = bag.get_dag("kirz_ingest_slurm").test()
     assert str(again.state) == "success"
     assert _states(again) == {"ingest": "skipped"}  # nothing waiting: no raw event, no transform
+    assert _raw_events("slurm") == events
 
     archived = sorted((centre.home / "archive" / "slurm").rglob("*"))
     first = next(p for p in archived if p.is_file())
     shutil.copy(first, settings.landing_for("slurm") / first.name)
     before = _raw_counts(settings)
     redelivered = bag.get_dag("kirz_ingest_slurm").test()
-    assert _states(redelivered) == {"ingest": "success"}
+    assert _states(redelivered) == {"ingest": "skipped"}  # nothing new loaded: no raw event either
+    assert _raw_events("slurm") == events
     assert _raw_counts(settings) == before
     status = _query(settings.warehouse_path,
                     "select status from audit.ingests where source = 'slurm' order by ingest_id desc limit 1")
@@ -206,8 +232,10 @@ def test_an_unreadable_delivery_is_rejected_without_failing_the_run(centre):
     bag, settings = centre.bag, centre.settings
     junk = settings.landing_for("slurm") / "not-sacct.txt"
     junk.write_text("this is not sacct output\n")
+    events = _raw_events("slurm")
     dr = bag.get_dag("kirz_ingest_slurm").test()
-    assert _states(dr) == {"ingest": "success"}
+    assert _states(dr) == {"ingest": "skipped"}  # rejected whole, nothing loaded: no transform follows
+    assert _raw_events("slurm") == events
     assert not junk.exists()
     assert [p.name for p in (centre.home / "rejected" / "slurm").rglob("*") if p.is_file()] == ["not-sacct.txt"]
     rows = _query(settings.warehouse_path,
@@ -225,8 +253,10 @@ def test_a_critical_finding_stops_publishing_not_ingestion_until_accepted(centre
     spike = settings.landing_for("power") / "power-spike.csv"
     spike.write_text("timestamp,node,watts\n2026-10-19T12:02:30Z,gpu001,10800.0\n")
 
+    events = _raw_events("power")
     ingest = bag.get_dag("kirz_ingest_power").test()
     assert _states(ingest) == {"ingest": "success"}
+    assert _raw_events("power") == events + 1
     assert _query(settings.warehouse_path, "select count(*) from raw.node_power where watts = 10800.0") == [(1,)]
     transform = bag.get_dag("kirz_transform").test()
     assert str(transform.state) == "success"

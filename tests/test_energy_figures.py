@@ -315,11 +315,19 @@ def test_register_export_through_the_cli(centre):
 
 
 def test_delivered_to_the_outbox_only(centre):
-    """With --deliver the export is copied to the regulator's outbox (JSON and CSV) and recorded."""
+    """With --deliver the export is copied to the regulator's outbox (JSON and CSV) and recorded, on
+    its due day: the regulator's file says `deliver: {by: "03-31"}`, so the 2026 register goes out
+    on 31 March 2027 and is a preview before."""
+    from datetime import datetime, timezone
+
     from kirz.reporting.service import report
 
+    early = report(centre, recipient="energy-regulator", period="2026", kinds=["energy_register"], deliver=True,
+                   db=centre.warehouse_path, now=datetime(2027, 3, 30, 12, tzinfo=timezone.utc))
+    assert [(o.delivered, o.held) for o in early] == [([], "preview: due on 2027-03-31")]
+    assert not (centre.home / "outbox").exists()
     outputs = report(centre, recipient="energy-regulator", period="2026", kinds=["energy_register"], deliver=True,
-                     db=centre.warehouse_path)
+                     db=centre.warehouse_path, now=datetime(2027, 3, 31, 6, tzinfo=timezone.utc))
     assert [(o.kind, o.version, o.new, o.delivered) for o in outputs] == [("energy_register", 1, False, ["outbox"])]
     outbox = centre.home / "outbox" / "energy-regulator"
     assert sorted(p.name for p in outbox.iterdir()) == ["2026.energy_register.v1.csv", "2026.energy_register.v1.json"]

@@ -314,7 +314,7 @@ def test_page_budget_two_pages_and_a_short_note(rendered):
 
 def test_year_is_a_period_of_the_partner_statement(rendered, scenario):
     tpl = load_definitions(REPO_REPORTS / "recipients").auto_partner_templates[0]
-    assert ReportSpec("partner_statement", "year") in tpl["reports"]
+    assert ("partner_statement", "year") in [(spec.kind, spec.every) for spec in tpl["reports"]]
     due = due_reports(rendered["settings"], date(2027, 1, 15), db=scenario.snapshot)
     # the year is due; December has no data, so no monthly statement is due for it
     assert (P2, "partner_statement", "2026") in due and (P2, "partner_statement", "2026-12") not in due
@@ -344,7 +344,8 @@ def test_xlsx_beside_each_csv_holds_the_same_rows_as_numbers(rendered):
         assert o.xlsx == o.csv.with_suffix(".xlsx") and o.xlsx.exists(), key
         assert_same_rows(o.csv.read_text(encoding="utf-8"), xlsx_rows(o.xlsx))
         manifest = json.loads(o.manifest.read_text())
-        assert set(manifest["files"]) == {o.html.name, o.pdf.name, o.csv.name, o.xlsx.name}
+        assert set(manifest["files"]) == {o.html.name, o.pdf.name, o.csv.name, o.xlsx.name,
+                                          o.csv.name.replace(".csv", ".dq.csv")}
     sheet = {r[0]: r[3] for r in xlsx_rows(rendered["by"][(P2, "2026-10", "de")].xlsx)}
     assert (sheet["amounts.net_eur"], sheet["amounts.vat_eur"], sheet["amounts.gross_eur"]) == (96, 18.24, 114.24)
     assert sheet["deminimis.undertaking_total_eur"] == 227200 and sheet["total.users"] is None  # "< 3"

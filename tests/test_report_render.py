@@ -211,12 +211,32 @@ def test_small_groups_suppressed_in_output(rendered):
     assert "Aktive Nutzende < 3" in p  # two users in October
 
 
-def test_dq_appendix_and_provenance_rendered(rendered):
+def test_dq_appendix_and_provenance_rendered(rendered, scenario):
     html = rendered["texts"][(*BUND, "en")]["html"]
     dq = section(html, "sec-dq")
     m = re.search(r"(\d+) checks: (\d+) passed, 1 accepted deviations, 0 warnings, 0 critical failures\.", dq)
     assert m and int(m.group(1)) == int(m.group(2)) + 1
-    assert "jobs_account_covered" in dq and "accepted deviation" in dq
+    # the summary names the finding in the report's language, with its counts summed over the period
+    assert "Every account that used the centre is covered by a partner contract" in dq and "accepted deviation" in dq
+    # the per-day results of the check as recorded, summed here independently of the report code
+    import duckdb
+    with duckdb.connect(str(scenario.snapshot), read_only=True) as con:
+        per_day = con.execute(
+            "select r.period_start, arg_max(r.observed_value, u.started_at) from audit.dq_results r join audit.dq_runs u "
+            "using (run_id) where r.expectation = 'jobs_account_covered' group by r.period_start").fetchall()
+    seen = [re.fullmatch(r"(\d+) unexpected of (\d+) rows", o).groups() for _, o in per_day]
+    bad, checked = sum(int(b) for b, _ in seen), sum(int(c) for _, c in seen)
+    assert (bad, len(per_day)) == (1, 13)  # job 1020, one day; 13 local days carry jobs
+    assert f"1 of {checked} records, on 1 of 13 days" in dq
+    o = rendered["by"][(*BUND, "en")]
+    full = o.csv.with_name(o.csv.name.replace(".csv", ".dq.csv"))
+    assert f"“{full.name}”" in dq  # the full list beside the report
+    rows = {r["check"]: r for r in csv.DictReader(io.StringIO(full.read_text(encoding="utf-8")))}
+    assert len(rows) == int(m.group(1))
+    assert (rows["jobs_account_covered"]["outcome"], rows["jobs_account_covered"]["unexpected_records"],
+            rows["jobs_account_covered"]["days_with_finding"]) == ("accepted deviation", "1", "1")
+    de = section(rendered["texts"][(*BUND, "de")]["html"], "sec-dq")
+    assert "Jedes Konto" in de and "Every account" not in de
     assert "zz-legacy is the test account of [confidential]&#39;s pilot" in html
     prov = section(html, "sec-provenance")
     assert all(run in prov for run in rendered["dq_runs"]) and len(rendered["dq_runs"]) == 2
@@ -237,11 +257,12 @@ def test_csv_holds_the_figures(rendered):
     assert de["contract.confidential_group.gpu_hours_used"]["wert"] == "160"
     assert de["centre.installed_gpus"]["wert"] == "32"
     assert (de["centre.economic_use_allowance_share_pct"]["wert"], de["regional.revier_gpu_hours"]["hinweis"]) == (
-        "", "< 3")  # withheld: they would single out part of the confidential group
+        "", "nicht ausgewiesen (Schutz vertraulicher Angaben)")  # withheld: they would single out part of the group
     en = {r["key"]: r for r in csv.DictReader(io.StringIO(rendered["texts"][("eu-jtf", "2026-Q4", "en")]["csv"]))}
     assert en["centre.economic_use_allowance_share_pct"]["value"] == "10.257"
     assert en["contract.confidential_group.gpu_hours_used"]["value"] == ""
-    assert en["contract.confidential_group.gpu_hours_used"]["note"] == "< 3"
+    # a value of fewer than three partners: withheld, not "< 3" (which would read as a small number)
+    assert en["contract.confidential_group.gpu_hours_used"]["note"] == "withheld (protects confidential figures)"
 
 
 def test_funder_csv_figures_are_the_reporting_models_columns(rendered):
@@ -324,3 +345,26 @@ def test_templates_fail_loudly_on_a_missing_value(rendered):
     del data["regional"]["new_named"]
     with pytest.raises(UndefinedError):
         render_html(data, "de", VersionInfo(1, datetime.now(timezone.utc)))
+
+
+def test_funder_report_opens_with_a_summary(rendered):
+    """Page 2 (after the cover): coverage, the headline figures without a previous period (none
+    exists), a paragraph per usage area written from the figures, one for the Revier; the cover
+    carries the recipient's funding line and the logo."""
+    html = rendered["texts"][(*BUND, "de")]["html"]
+    sm = section(html, "sec-summary")
+    assert "4. Quartal 2026 auf einen Blick" in sm
+    assert "Datenbasis: 26.10.2026–06.11.2026, 12 von 92 Tagen" in sm
+    assert "Vorperiode:" not in sm and "Vergleichswerte einer Vorperiode gibt es noch nicht" in sm
+    # 240 of the scope's 560 GPU-hours are methods research: 42.857 % -> "42,9 %"
+    assert "Forschung zu KI-Methoden. 240,0 GPU-Stunden (42,9 % Ihres Bereichs) in 5 Jobs" in sm
+    # the cooperation area's hours would single out the confidential group: said in words, no marks
+    assert "Kooperationsprojekte. Die GPU-Stunden und Jobs dieses Bereichs werden nicht einzeln ausgewiesen" in sm
+    assert "Kursteilnehmende" in sm and "Auszubildende" not in html
+    assert "Emissionen, standortbasiert" in html
+    assert "Gefördert durch den Bund im Rahmen des Investitionsgesetzes Kohleregionen (InvKG)" in html
+    assert html.index('id="sec-summary"') < html.index('id="toc"') < html.index('id="sec-headline"')
+    assert '<svg class="mark"' in html
+    en = section(rendered["texts"][("eu-jtf", "2026-Q4", "en")]["html"], "sec-summary")
+    assert en.startswith("Q4 2026 at a glance")
+    assert "There is no previous period to compare with yet" in en

@@ -23,20 +23,18 @@ import hashlib
 import json
 import re
 import shutil
-import socket
-from datetime import date
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import duckdb
 import pytest
-from aiosmtpd.controller import Controller
-
 import report_scenario
 from kirz.config import load_settings
 from kirz.reporting import ReportError, due_reports, report
 from kirz.reporting.deliver import smtp_config
 from kirz.validation import GateBlocked
+from smtp_sink import smtp_sink
 
 P2 = {"recipient": "partner-p-002", "period": "2026-10"}
 
@@ -90,7 +88,8 @@ def test_same_data_makes_no_new_version(settings, snapshots):
     assert [(o.version, o.new) for o in again] == [(1, False)]
     assert again[0].data_hash == first[0].data_hash and again[0].pdf == first[0].pdf
     folder = settings.reports_dir / "partner-p-002" / "2026-10"
-    assert files_in(folder) == [f"partner_statement.de.v1.{ext}" for ext in ("csv", "html", "json", "pdf", "xlsx")]
+    assert files_in(folder) == [f"partner_statement.de.v1.{ext}" for ext in ("csv", "dq.csv", "html", "json", "pdf",
+                                                                                "xlsx")]
     manifest = json.loads(first[0].manifest.read_text())
     assert manifest["files"]["partner_statement.de.v1.pdf"] == hashlib.sha256(first[0].pdf.read_bytes()).hexdigest()
     assert manifest["figures"]["total.gpu_hours"]["value"] == 80.0
@@ -141,31 +140,10 @@ def test_change_list_is_against_the_version_last_delivered(settings, snapshots):
     assert json.loads(v3.manifest.read_text())["base_version"] == 1
 
 
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def smtp_server():
-    sink = Sink()
-    port = free_port()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        yield sink, port
-    finally:
-        ctl.stop()
+    with smtp_sink() as server:
+        yield server
 
 
 def with_smtp(settings, port):
@@ -190,15 +168,19 @@ def test_smtp_delivery_sends_each_version_once(settings, snapshots, smtp_server)
     assert "Nutzungsnachweis 2026-10 (v1)" in msg["Subject"]
     # the same versions again: outbox unchanged, no second e-mail
     again = report(settings, **P2, langs=["de", "en"], db=snapshots["base"], deliver=True)
-    assert all(not o.new and o.delivered == ["outbox"] for o in again)
+    assert all(not o.new and o.status == "unchanged" and o.delivered == [] for o in again)
     assert len(sink.messages) == 1
     deliveries = json.loads(outs[0].manifest.read_text())["deliveries"]
     assert [d["channel"] for d in deliveries] == ["outbox", "smtp"]
     outbox = settings.home / "outbox" / "partner-p-002"
-    assert files_in(outbox) == sorted(f"2026-10.partner_statement.{lang}.v1.{ext}" for lang in ("de", "en")
-                                      for ext in ("csv", "html", "pdf", "xlsx"))
-    # a new version after the late file is sent, once
-    v2 = report(settings, **P2, langs=["de"], db=snapshots["late1"], deliver=True)
+    # every file of each version (its manifest's list: html, pdf, csv, xlsx and what else it holds)
+    assert files_in(outbox) == sorted(f"2026-10.{name}" for o in outs for name in json.loads(o.manifest.read_text())
+                                      ["files"])
+    assert {"2026-10.partner_statement.de.v1.pdf", "2026-10.partner_statement.en.v1.xlsx"} <= set(files_in(outbox))
+    # a new version after the late file is sent, once, when the correction interval (7 days
+    # by default) since the first delivery has passed
+    first_at = datetime.fromisoformat(deliveries[0]["at"])
+    v2 = report(settings, **P2, langs=["de"], db=snapshots["late1"], deliver=True, now=first_at + timedelta(days=7))
     assert v2[0].version == 2 and v2[0].delivered == ["outbox", "smtp"] and len(sink.messages) == 2
     assert "2026-10.partner_statement.de.v2.pdf" in files_in(outbox)
 
@@ -265,12 +247,8 @@ def test_a_broken_definition_does_not_stop_the_others(settings, snapshots, tmp_p
 def test_reports_need_the_data_quality_gate(settings, snapshots, tmp_path):
     """A snapshot whose days no validation covers is refused; forced with a reason and a name,
     the override is recorded and printed, and the report is a version of its own."""
-    unvalidated = tmp_path / "unvalidated.duckdb"
-    shutil.copy(snapshots["base"], unvalidated)
-    unvalidated.chmod(0o644)
-    con = duckdb.connect(str(unvalidated))
-    con.execute("delete from audit.dq_results")
-    con.close()
+    unvalidated = report_scenario.edited_copy(snapshots["base"], tmp_path / "unvalidated.duckdb",
+                                              "delete from audit.dq_results")
     with pytest.raises(GateBlocked, match="no data-quality results cover this period"):
         report(settings, **P2, db=unvalidated)
     assert not settings.reports_dir.exists()

@@ -18,10 +18,30 @@ _BEHAVIOUR = """
 Runs when stable files land in ``<KIRZ_HOME>/landing/{source}/`` (a ``LandingFileTrigger`` in the
 triggerer fires the landing asset) and nightly. Processed files move to ``archive/`` or
 ``rejected/``; a file already loaded (same sha256) adds nothing, so overlapping events and
-re-runs are safe. ``max_active_runs=1`` keeps two runs from reading the same folder at once.
+re-runs are safe. A run that loads no new file (none waiting, only files loaded before, only
+rejected ones) ends *skipped*: it emits no raw asset event, so no transform or publish follows. ``max_active_runs=1`` keeps two runs from reading the same folder at once.
 Ingestion outranks the transform in the warehouse pool, so files delivered together are all
 loaded before the marts are rebuilt from them (one rebuild, no reports from half a delivery).
 """
+
+
+def nothing_new(summary: dict, landing) -> str | None:
+    """Why an ingest run loaded nothing new (then its task is skipped: a skipped task emits no
+    asset event, so no transform and no publish follow), or None when it loaded a file.
+
+    ``summary``: :func:`kirz.pipeline.ingest_source`'s. Files already loaded (same sha256) and
+    files rejected whole add no rows; a rejected file is kept in ``rejected/`` and ``raw.quarantine``.
+    """
+    if summary["loaded"]:
+        return None
+    if not summary["files"]:
+        return f"nothing to ingest: {landing} holds no files"
+    parts = []
+    if summary["duplicate"]:
+        parts.append(f"{summary['duplicate']} file(s) already loaded (same sha256)")
+    if summary["rejected"]:
+        parts.append(f"{len(summary['rejected'])} file(s) rejected: " + "; ".join(summary["rejected"]))
+    return f"nothing new loaded from {landing}: " + ", ".join(parts)
 
 
 def ingest_dag(source: str, doc: str | None = None):
@@ -47,7 +67,7 @@ def ingest_dag(source: str, doc: str | None = None):
     )
     def ingest_source_dag():
         @task(outlets=[RAW[source]], pool=WAREHOUSE_POOL, priority_weight=50, weight_rule="absolute",
-              doc_md=f"Ingest every file waiting in landing/{source}/; skipped (no asset event) when there was none.")
+              doc_md=f"Ingest every file waiting in landing/{source}/; skipped (no asset event) when none was new.")
         def ingest(outlet_events=None) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -56,8 +76,9 @@ def ingest_dag(source: str, doc: str | None = None):
 
             settings = load_settings()
             summary = ingest_source(settings, source)
-            if summary["files"] == 0:
-                raise AirflowSkipException(f"nothing to ingest: {settings.landing_for(source)} holds no files")
+            reason = nothing_new(summary, settings.landing_for(source))
+            if reason:
+                raise AirflowSkipException(reason)
             outlet_events[RAW[source]].extra = {
                 k: summary[k] for k in ("files", "loaded", "duplicate", "rows_loaded", "rows_quarantined")
             }

@@ -204,6 +204,28 @@ def stop_standalone(proc: subprocess.Popen, timeout: float = 90) -> int:
     return proc.wait()
 
 
+def banner(port: int, password: str) -> list[str]:
+    """What ``make airflow`` prints once Airflow is up: one address per line."""
+    base = f"http://localhost:{port}"
+    return [
+        "",
+        f"Airflow UI:       {base}/",
+        f"login:            admin / {password}",
+        f"report register:  {base}/kirz/",
+        f"data quality:     {base}/kirz/dq/",
+        "",
+    ]
+
+
+def whole_lines(out):
+    """``out`` printing each line whole: rich's ``Console.print`` wraps at the console's width
+    (80 columns when the output is a file or a pipe), which would break the addresses."""
+    console = getattr(out, "__self__", None)
+    if getattr(out, "__name__", "") == "print" and hasattr(console, "is_terminal"):
+        return lambda line: console.print(line, soft_wrap=True, markup=False, highlight=False)
+    return out
+
+
 def main(
     settings: Settings,
     *,
@@ -216,6 +238,7 @@ def main(
     out=print,
 ) -> int:
     """Start Airflow for this home, drop the demo data into landing, run until Ctrl-C (or SIGINT)."""
+    out = whole_lines(out)
     busy = [p for p in (port, *log_ports) if not port_free(p)]
     if busy:
         out(f"error: port(s) {', '.join(map(str, busy))} in use (another Airflow?); stop it or choose other ports")
@@ -236,11 +259,8 @@ def main(
     try:
         wait_until_up(port, proc)
         password = admin_password(settings)
-        out("")
-        out(f"Airflow UI:  http://localhost:{port}/")
-        out(f"login:       admin / {password}")
-        out(f"reports:     http://localhost:{port}/kirz/   data quality: http://localhost:{port}/kirz/dq/")
-        out("")
+        for line in banner(port, password):
+            out(line)
         if demo:
             out(f"synthesizing the demo centre ({nodes} nodes x {days} days) into {settings.landing} ...")
             landed = drop_demo_data(settings, nodes=nodes, days=days, interval_s=interval_s)

@@ -124,10 +124,11 @@ def print_dq_run(run, console: Console) -> None:
 
 def print_report_outputs(outputs, console: Console) -> None:
     table = Table(title="reports")
-    for col in ("recipient", "kind", "period", "lang", "version", "new", "file (under reports/)"):
+    for col in ("recipient", "kind", "period", "lang", "version", "issued", "delivery", "file (under reports/)"):
         table.add_column(col)
     for o in outputs:
-        table.add_row(o.recipient, o.kind, o.period, o.lang, f"v{o.version}", "yes" if o.new else "no",
+        delivery = ", ".join(o.delivered) or o.held or "-"
+        table.add_row(o.recipient, o.kind, o.period, o.lang, f"v{o.version}", o.status, delivery,
                       f"{o.recipient}/{o.period}/{o.pdf.name}")
     console.print(table)
 

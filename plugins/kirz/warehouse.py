@@ -50,6 +50,25 @@ DDL = [
         message          varchar
     )
     """,
+    "create sequence if not exists audit.report_delivery_seq start 1",
+    # one row per file delivered (kirz.reporting.audit.record_deliveries, from the versions' manifests)
+    """
+    create table if not exists audit.report_deliveries (
+        delivery_id    bigint primary key default nextval('audit.report_delivery_seq'),
+        recipient_id   varchar not null,
+        kind           varchar not null,
+        period         varchar not null,
+        lang           varchar,
+        version        integer not null,
+        channel        varchar not null,   -- outbox | smtp
+        address        varchar,            -- outbox folder, or e-mail addresses joined by ', '
+        delivered_at   timestamptz not null,
+        file_name      varchar not null,
+        sha256         varchar not null,
+        is_correction  boolean not null,
+        changes        integer not null    -- changed figures against the version delivered before (0: first)
+    )
+    """,
     """
     create table if not exists raw.quarantine (
         ingest_id    bigint not null,

@@ -188,7 +188,10 @@ final as (
         cast(coalesce(contract_counts.courses, 0) as bigint) as courses,
         cast(coalesce(contract_counts.cooperation_projects_active, 0) as bigint) as cooperation_projects_active,
         cast(coalesce(contract_counts.committed_jobs_created, 0) as bigint) as committed_jobs_created,
-        cast(coalesce(contract_counts.committed_trainees, 0) as bigint) as committed_trainees
+        cast(coalesce(contract_counts.committed_trainees, 0) as bigint) as committed_trainees,
+        -- a usage area's part of its scope's GPU-hours (100 for the row 'all')
+        100.0 * coalesce(usage.gpu_hours, 0) / nullif(max(case when grid.usage_area = 'all' then usage.gpu_hours end)
+            over (partition by grid.scope_key, grid.period_type, grid.period), 0) as share_of_scope_gpu_hours_pct
 
     from grid
     inner join coverage

@@ -20,11 +20,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+import yaml
 
 from kirz.reporting.disclosure import users_q  # noqa: F401  (partner statements count users with it)
 from kirz.reporting.model import L, Period, Q
@@ -321,17 +323,41 @@ def dq_section(con, period: Period, secrets: list[str]) -> dict:
             counts[f"{'critical' if sev == 'critical' else 'warning'}_failed"] += 1
             outcome = "failed"
         unexpected = [r["unexpected_count"] for r in group if r.get("unexpected_count") is not None]
+        checked = [int(m.group(2)) for m in (OBSERVED_RE.fullmatch(r.get("observed_value") or "") for r in group) if m]
+        days = [r for r in group if r.get("period_start") is not None]
         out_rows.append({
             "suite": suite, "expectation": expectation,
-            "severity": L("severity", sev), "outcome": L("dq_outcome", outcome), "outcome_key": outcome,
+            "severity": L("severity", sev), "severity_key": sev,
+            "outcome": L("dq_outcome", outcome), "outcome_key": outcome,
             "meaning": scrub(first.get("meaning"), secrets),
-            "observed": scrub(first.get("observed_value"), secrets),
+            "meaning_de": dq_meanings_de().get(expectation) or "",
+            # every result of the period summed: rows that failed of the rows checked, days that failed
+            "observed": scrub(first.get("observed_value"), secrets) if len(group) == 1 or not checked else "",
             "unexpected": Q(sum(unexpected), "count") if unexpected else Q(None, "count"),
+            "rows_checked": Q(sum(checked), "count") if len(checked) == len(group) else Q(None, "count"),
+            "days": Q(len(days), "count") if days else Q(None, "count"),
+            "days_failed": Q(len([r for r in days if not r["success"]]), "count") if days else Q(None, "count"),
             "acceptance_reason": scrub(reason if failed else "", secrets),
         })
     run_ids = sorted({r["run_id"] for r in res})
-    return {"available": bool(res), "results": out_rows,
+    order = {"failed": 0, "accepted": 1}
+    findings = sorted((r for r in out_rows if r["outcome_key"] != "passed"),
+                      key=lambda r: (order[r["outcome_key"]], r["severity_key"] != "critical", r["suite"],
+                                     r["expectation"]))
+    return {"available": bool(res), "results": out_rows, "findings": findings,
             "counts": {k: Q(v, "count") for k, v in counts.items()}, "run_ids": run_ids}
+
+
+OBSERVED_RE = re.compile(r"(\d+) unexpected of (\d+) rows")
+"""How a period-bound check records what it saw per day (kirz.validation): summed over the days."""
+
+
+@lru_cache(maxsize=1)
+def dq_meanings_de() -> dict[str, str]:
+    """The German meaning of every data-quality check (``expectations/meanings.de.yaml``)."""
+    from kirz.config import EXPECTATIONS_DIR
+
+    return yaml.safe_load((EXPECTATIONS_DIR / "meanings.de.yaml").read_text(encoding="utf-8"))
 
 
 def provenance(con, period: Period, tz: ZoneInfo, run_id: str, code_version: str, db_path, dq_run_ids) -> dict:

@@ -3,12 +3,14 @@
 SMTP comes from ``[smtp]`` in kirz.toml (``settings.extra['smtp']``: host, port, from,
 starttls, user, password) or from ``KIRZ_SMTP_HOST`` / ``KIRZ_SMTP_PORT`` / ``KIRZ_SMTP_FROM``
 (plus optional ``KIRZ_SMTP_USER``, ``KIRZ_SMTP_PASSWORD``, ``KIRZ_SMTP_STARTTLS``). Each version
-is sent once: the send is recorded in its manifest and a version already recorded is skipped.
-One e-mail per recipient carries the PDF and HTML of every version not yet sent.
+is sent once: the send is recorded in its manifest (with each file's name and checksum) and a
+version already recorded is skipped. One e-mail per recipient carries the PDF and HTML of every
+version not yet sent. When a report is due is decided by :mod:`kirz.reporting.schedule`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import smtplib
@@ -49,20 +51,30 @@ def smtp_config(settings, env: dict | None = None) -> SmtpConfig | None:
     )
 
 
-def to_outbox(outbox_root: Path, output) -> list[Path]:
-    """Copy a version's files to ``<outbox>/<recipient>/`` (once) and record it."""
+def version_files(output) -> list[Path]:
+    """Every file of the version, in the order its manifest lists them (the output's own paths for a
+    manifest without a file list)."""
+    doc = json.loads(Path(output.manifest).read_text(encoding="utf-8"))
+    folder = Path(output.manifest).parent
+    if doc.get("files"):
+        return [folder / name for name in doc["files"]]
+    return [Path(p) for p in (output.html, output.pdf, output.csv, output.xlsx) if p is not None]
+
+
+def to_outbox(outbox_root: Path, output, at=None, correction: bool = False, changes: int = 0) -> list[Path]:
+    """Copy every file of a version to ``<outbox>/<recipient>/`` and record the delivery in its
+    manifest, once: the files delivered now, or [] when the version was in the outbox already."""
+    if delivered_via(output.manifest, "outbox"):
+        return []
     folder = Path(outbox_root) / output.recipient
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
-    for p in (output.html, output.pdf, output.csv, output.xlsx):
-        if p is None:
-            continue
+    for p in version_files(output):
         dest = folder / f"{output.period}.{Path(p).name}"
-        if not dest.exists():
-            shutil.copyfile(p, dest)
+        shutil.copyfile(p, dest)
         copied.append(dest)
-    if not delivered_via(output.manifest, "outbox"):
-        record_delivery(output.manifest, "outbox", str(folder))
+    record_delivery(output.manifest, "outbox", str(folder), at, files=copied, correction=correction,
+                    changes=changes, lang=output.lang)
     return copied
 
 
@@ -91,11 +103,14 @@ def send_email(cfg: SmtpConfig, msg: EmailMessage, timeout: float = 30.0) -> Non
         smtp.send_message(msg)
 
 
-def email_outputs(cfg: SmtpConfig, recipient, outputs, lang_strings: dict) -> bool:
-    """Send the not-yet-sent versions of one recipient in one e-mail; True when one was sent."""
+def email_outputs(cfg: SmtpConfig, recipient, outputs, lang_strings: dict, at=None,
+                  corrections: dict | None = None) -> list:
+    """Send the not-yet-sent versions of one recipient in one e-mail; the outputs sent.
+
+    ``corrections``: id(output) -> (is a correction, changed figures), recorded with the delivery."""
     pending = [o for o in outputs if not delivered_via(o.manifest, "smtp")]
     if not pending or not recipient.emails:
-        return False
+        return []
     kinds = ", ".join(dict.fromkeys(f"{lang_strings['kinds'][o.kind]} {o.period} (v{o.version})" for o in pending))
     subject = f"{lang_strings['org']}: {kinds}"
     lines = [f"{lang_strings['t']['report_for']}: {recipient.name}", ""]
@@ -103,5 +118,8 @@ def email_outputs(cfg: SmtpConfig, recipient, outputs, lang_strings: dict) -> bo
     msg = build_message(cfg, list(recipient.emails), subject, "\n".join(lines) + "\n", pending)
     send_email(cfg, msg)
     for o in pending:
-        record_delivery(o.manifest, "smtp", list(recipient.emails))
-    return True
+        correction, changes = (corrections or {}).get(id(o), (False, 0))
+        record_delivery(o.manifest, "smtp", list(recipient.emails), at,
+                        files=[(f"{o.period}.{Path(f).name}", f) for f in (o.pdf, o.html)],
+                        correction=correction, changes=changes, lang=o.lang)
+    return pending

@@ -296,7 +296,9 @@ class Sheet:
     def figure(self, key: str, q: Q) -> Q:
         """The figure for CSV and versions: suppressed (no value) when withheld."""
         self._require()
-        return Q(None, q.unit, q.decimals, suppressed=True) if key in self.reasons else q
+        if key not in self.reasons:
+            return q
+        return Q(None, q.unit, q.decimals, suppressed=True, withheld=self.reasons[key] != "small_count")
 
     def any_withheld(self) -> bool:
         """Whether a printed cell is withheld (the report then explains the mark)."""

@@ -35,6 +35,9 @@ HEADLINE = (
     ("it_energy_kwh", "kwh", 0), ("co2e_kg", "kg", 0),
 )
 
+# the headline figures the executive summary repeats (in this order), besides the centre's utilisation
+SUMMARY_FIGURES = ("gpu_hours", "active_partners", "revier_gpu_hour_share_pct", "trainees", "it_energy_kwh")
+
 CENTRE_ENERGY = (
     ("it_energy_kwh", "kwh", 0), ("facility_energy_kwh", "kwh", 0), ("pue", "ratio", 2), ("erf", "ratio", 2),
     ("renewable_share_pct", "pct", 1), ("co2e_location_kg", "kg", 0), ("co2e_market_kg", "kg", 0),
@@ -347,7 +350,8 @@ def build_funder_report(con, recipient: Recipient, period: Period, settings, *, 
         r, o = cur.get(area), (old.get(area) if old else None)
         gh = show(f"area.{area}.gpu_hours", Q(r and r["gpu_hours"], "gpu_h", 1))
         area_rows.append({
-            "area": L("areas", area), "gpu_hours": gh,
+            "key": area, "area": L("areas", area), "gpu_hours": gh,
+            "share": show(f"area.{area}.gpu_hours", Q(r and r["share_of_scope_gpu_hours_pct"], "pct", 1)),
             "previous": show(f"area.{area}.gpu_hours.previous", Q(o and o["gpu_hours"], "gpu_h", 1)) if prev else None,
             "jobs": show(f"area.{area}.jobs", Q(r and r["jobs"], "count")),
             "contracts": Q(r and r["contracts_active"], "count"),
@@ -474,9 +478,20 @@ def build_funder_report(con, recipient: Recipient, period: Period, settings, *, 
                           sheet.figure("centre.economic_use_gpu_hours", Q(sa.get("share_of_allowance_pct"), "pct", 1)),
                           "@centre"))
 
+    # the executive summary: a few headline figures, and what each usage area and the Revier got
+    summary = {
+        "figures": [h for h in headline if h["key"] in SUMMARY_FIGURES]
+        + [{"key": "gpu_utilization_pct", "label": L("kpi", "gpu_utilization_pct"), "centre": True,
+            "value": capacity["gpu_utilization_centre"],
+            "previous": Q(centre_old.get("gpu_utilization_pct"), "pct", 1) if prev else None}],
+        "areas": area_rows,
+    }
+
     return {
         "kind": "funder_impact",
-        "recipient": {"id": recipient.id, "name": recipient.name},
+        "summary": summary,
+        "recipient": {"id": recipient.id, "name": recipient.name,
+                      "funding": {lang: recipient.funding_line(lang) for lang in ("de", "en")}},
         "period": period,
         "previous_period": prev,
         "coverage": coverage_view(cov, period),
@@ -536,7 +551,7 @@ def headline_value(headline: list[dict], key: str):
 def _figure(shown, q: Q) -> Q:
     if isinstance(shown, Q):
         return shown
-    return Q(None, q.unit, q.decimals, suppressed=True)
+    return Q(None, q.unit, q.decimals, suppressed=True, withheld=True)
 
 
 def _v(row: dict | None, key: str) -> float:

@@ -91,12 +91,15 @@ class Period:
 
 @dataclass(frozen=True)
 class Q:
-    """A quantity to print: value, unit key, decimals; ``suppressed`` hides a small group."""
+    """A quantity to print: value, unit key, decimals; ``suppressed`` hides a small group;
+    ``withheld`` (with ``suppressed``) says it is hidden to protect another figure, not because
+    it counts fewer than three."""
 
     value: float | int | None
     unit: str = ""
     decimals: int = 0
     suppressed: bool = False
+    withheld: bool = False
 
     @property
     def missing(self) -> bool:

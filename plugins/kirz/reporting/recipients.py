@@ -18,8 +18,12 @@ contract figures anyway).
 
 A file with ``partners: auto`` is a template: it yields one recipient per partner in
 ``marts.dim_partner`` (id ``partner-<partner_id in lower case>``, scope = that partner's
-contracts), with the file's language, reports and ``emails`` (a mapping partner_id -> list);
-``exclude`` lists partner ids to skip.
+contracts), with the file's language, reports, delivery rule and ``emails`` (a mapping
+partner_id -> list); ``exclude`` lists partner ids to skip.
+
+``deliver:`` (top level, for every report of the file, or inside one entry of ``reports:``,
+which wins) says when a report may go out; the syntax is in :mod:`kirz.reporting.schedule`.
+Errors in it name the file and line.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from kirz.reporting.schedule import DeliveryRule, DeliveryRuleError, parse_rule
 
 KINDS = {
     "funder_impact": ("quarter", "year"),
@@ -73,6 +79,7 @@ class Scope:
 class ReportSpec:
     kind: str
     every: str  # month | quarter | year
+    deliver: DeliveryRule | None = None  # when it may go out (None: the recipient's rule or the default)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,13 @@ class Recipient:
     emails: tuple[str, ...] = ()
     partner_id: str | None = None
     source: str = ""
+    deliver: DeliveryRule | None = None  # the rule of every report without one of its own
+    funding: tuple[tuple[str, str], ...] = ()  # (language, the cover's funding line), e.g. "Gefördert durch …"
+
+    def funding_line(self, lang: str) -> str:
+        """The cover's funding line in ``lang`` (the first one given when there is none in ``lang``)."""
+        lines = dict(self.funding)
+        return lines.get(lang) or next(iter(lines.values()), "")
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -125,9 +139,36 @@ def _scope(raw, src: str) -> Scope:
     return scope
 
 
-def _reports(raw, src: str) -> tuple[ReportSpec, ...]:
+def _line(node, *keys) -> int | None:
+    """The 1-based line of the value at ``keys`` (mapping keys or list indexes) in a composed YAML node."""
+    for key in keys:
+        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and key < len(node.value):
+            node = node.value[key]
+            continue
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+            if found is not None:
+                node = found
+                continue
+        return None
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _rule(raw, src: str, node, *keys) -> DeliveryRule | None:
+    if raw is None:
+        return None
+    line = _line(node, *keys) if node is not None else None
+    try:
+        return parse_rule(raw, f"{src}:{line}" if line else src)
+    except DeliveryRuleError as exc:
+        raise RecipientError(str(exc)) from exc
+
+
+def _reports(raw, src: str, node=None) -> tuple[ReportSpec, ...]:
     out = []
-    for item in raw or []:
+    if raw is not None and not isinstance(raw, list):
+        raise RecipientError(f"{src}: reports must be a list")
+    for i, item in enumerate(raw or []):
         if isinstance(item, str):
             item = {"kind": item}
         kind = item.get("kind")
@@ -136,7 +177,7 @@ def _reports(raw, src: str) -> tuple[ReportSpec, ...]:
         every = EVERY.get(str(item.get("every", KINDS[kind][0])))
         if every not in KINDS[kind]:
             raise RecipientError(f"{src}: {kind} cannot be issued every {item.get('every')!r}")
-        out.append(ReportSpec(kind, every))
+        out.append(ReportSpec(kind, every, _rule(item.get("deliver"), src, node, "reports", i, "deliver")))
     if not out:
         raise RecipientError(f"{src}: no reports listed")
     return tuple(out)
@@ -148,6 +189,17 @@ def _languages(raw, src: str) -> tuple[str, ...]:
     if bad:
         raise RecipientError(f"{src}: unsupported language(s) {bad}; expected de or en")
     return langs
+
+
+def _funding(raw, src: str) -> tuple[tuple[str, str], ...]:
+    """``funding: "Gefördert durch …"`` (every language) or ``funding: {de: …, en: …}``."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return tuple((lang, raw.strip()) for lang in LANGS)
+    if isinstance(raw, dict) and raw and all(k in LANGS and isinstance(v, str) and v.strip() for k, v in raw.items()):
+        return tuple((k, v.strip()) for k, v in raw.items())
+    raise RecipientError(f"{src}: funding must be a text or a mapping of language (de, en) to text, got {raw!r}")
 
 
 def load_definitions(directory: Path, strict: bool = True) -> Definitions:
@@ -177,9 +229,12 @@ def _load_one(path: Path, defs: Definitions, seen: dict[str, str]) -> None:
         raise RecipientError(f"{src}: not valid YAML ({exc})") from exc
     if not isinstance(doc, dict):
         raise RecipientError(f"{src}: expected a mapping")
+    node = yaml.compose(path.read_text(encoding="utf-8"))
+    deliver = _rule(doc.get("deliver"), src, node, "deliver")
     if doc.get("partners") == "auto":
         defs.auto_partner_templates.append(
-            {"languages": _languages(doc.get("language"), src), "reports": _reports(doc.get("reports"), src),
+            {"languages": _languages(doc.get("language"), src), "reports": _reports(doc.get("reports"), src, node),
+             "deliver": deliver,
              "emails": dict(doc.get("emails") or {}), "exclude": set(_tuple(doc.get("exclude"), "exclude", src)),
              "source": src}
         )
@@ -195,10 +250,12 @@ def _load_one(path: Path, defs: Definitions, seen: dict[str, str]) -> None:
         role=str(doc.get("role") or "other"),
         languages=_languages(doc.get("language"), src),
         scope=_scope(doc.get("scope"), src),
-        reports=_reports(doc.get("reports"), src),
+        reports=_reports(doc.get("reports"), src, node),
         emails=_tuple(doc.get("emails"), "emails", src),
         partner_id=doc.get("partner_id"),
         source=src,
+        deliver=deliver,
+        funding=_funding(doc.get("funding"), src),
     )
     seen[rid] = src
     defs.recipients.append(recipient)
@@ -226,7 +283,7 @@ def expand_auto_partners(defs: Definitions, partners: list[dict], contracts: lis
                     id=rid, name=pid, role="partner", languages=tpl["languages"],
                     scope=Scope(contracts=own), reports=tpl["reports"],
                     emails=_tuple(tpl["emails"].get(pid), "emails", tpl["source"]),
-                    partner_id=pid, source=tpl["source"],
+                    partner_id=pid, source=tpl["source"], deliver=tpl.get("deliver"),
                 )
             )
             ids.add(rid)

@@ -257,7 +257,52 @@ def _funder_extras(data: dict, lang: Lang) -> tuple[dict, dict]:
             f["econ_chart_limit"].format(allowance=lang.q(sa["allowance"])), sa["status_key"]),
     }
     text["chart_withheld"] = dc["chart_withheld"] if series["withheld"] and figs["usage"] else ""
+    text.update(_summary_text(data, lang, revier))
+    shares = {r["quality"].key: r["share"] for r in data["energy"]["quality"]["rows"]}
+    text["dq_meaning"] = lang.s["dq"]["energy_meaning"].format(
+        **{k: v(shares.get(k, Q(0.0, "pct", 1))) for k in ("measured", "interpolated", "estimated")}) \
+        if data["energy"]["quality"]["available"] and all(isinstance(x, Q) for x in shares.values()) else ""
     return text, figs
+
+
+def _summary_text(data: dict, lang: Lang, revier: str) -> dict:
+    """The executive summary's paragraphs, one per usage area and one for the Revier, each
+    written from the figures the report prints (a withheld figure is named as withheld)."""
+    sm = lang.s["summary"]
+
+    def v(x) -> str:
+        return lang.label(x) if isinstance(x, L) else lang.q(x)
+
+    def used(x) -> bool:
+        return not isinstance(x, Q) or x.suppressed or bool(x.value)
+
+    edu, coop, reg = data["education"], data["cooperation"], data["regional"]
+    areas = []
+    for r in data["summary"]["areas"]:
+        if not used(r["gpu_hours"]):
+            body = sm["area_unused"]
+        elif isinstance(r["gpu_hours"], L):  # withheld: the sentence says so instead of printing marks
+            body = sm["area_withheld"].format(contracts=v(r["contracts"]))
+        else:
+            body = sm["area_text"].format(gpu_hours=v(r["gpu_hours"]), share=v(r["share"]), jobs=v(r["jobs"]),
+                                          contracts=v(r["contracts"]))
+        if r["key"] == "education":
+            body += " " + sm["education_text"].format(trainees=v(edu["trainees"]), courses=v(edu["courses_centre"]))
+        elif r["key"] == "cooperation":
+            body += " " + sm["cooperation_text"].format(active=v(coop["active"]),
+                                                        jobs_created=v(coop["jobs_created_committed"]))
+        areas.append({"title": v(r["area"]), "text": body})
+    partners = ""
+    if not isinstance(reg["partners_revier"], L) and not isinstance(reg["partners_total"], L):
+        partners += " " + sm["revier_partners"].format(revier=v(reg["partners_revier"]), total=v(reg["partners_total"]))
+    if not isinstance(reg["new_partners"], L):
+        partners += " " + sm["new_partners"].format(new=v(reg["new_partners"]))
+    return {
+        "summary_title": sm["title"].format(period=lang.period(data["period"])),
+        "summary_areas": areas,
+        "summary_revier": f"{revier}{partners}",
+        "summary_previous": "" if data["previous_period"] else sm["no_previous"],
+    }
 
 
 def _usage_chart(series: dict, cats: list[str], lang: Lang) -> str:
@@ -384,8 +429,44 @@ def render_html(data: dict, lang_code: str, version: VersionInfo, root: Path | N
             critical=lang.q(data["dq"]["counts"].get("critical_failed", Q(0, "count")))),
         "kind_title": lang.s["kinds"][data["kind"]],
         "period_title": lang.period(data["period"]),
+        "dq_file": dq_file_name(data["kind"], lang_code, version.version),
     }
     return _environment(root).get_template(TEMPLATES[data["kind"]]).render(**view)
+
+
+def dq_file_name(kind: str, lang_code: str, version: int) -> str:
+    """The full list of data-quality checks beside a report version."""
+    return f"{kind}.{lang_code}.v{version}.dq.csv"
+
+
+DQ_COLUMNS = ("suite", "expectation", "severity", "outcome", "meaning", "unexpected", "rows_checked", "days_failed",
+              "days", "observed", "acceptance_reason")
+
+
+def dq_rows(data: dict, lang_code: str, root: Path | None = None) -> list[list]:
+    """Every data-quality check of the report's period: translated header, then one row per check
+    (counts as numbers, summed over the period's days; empty where a check records none)."""
+    lang = Lang(lang_code, root or REPO_REPORTS)
+    head = lang.s["dq_csv"]
+    out: list[list] = [[head[c] for c in DQ_COLUMNS]]
+
+    def n(q: Q):
+        return None if q.suppressed or q.missing else int(q.value)
+    for r in data["dq"]["results"]:
+        meaning = r["meaning_de"] if lang_code == "de" and r["meaning_de"] else r["meaning"]
+        out.append([r["suite"], r["expectation"], lang.label(r["severity"]), lang.label(r["outcome"]), meaning,
+                    n(r["unexpected"]), n(r["rows_checked"]), n(r["days_failed"]), n(r["days"]),
+                    r["observed"] or None, r["acceptance_reason"] or None])
+    return out
+
+
+def render_dq_csv(data: dict, lang_code: str, root: Path | None = None) -> str:
+    """:func:`dq_rows` as CSV (UTF-8, comma, like the report's CSV)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for row in dq_rows(data, lang_code, root):
+        w.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
 
 
 def render_pdf(html: str) -> bytes:
@@ -408,7 +489,7 @@ def render_csv(data: dict, lang_code: str, root: Path | None = None) -> str:
         q = fig.value
         value = "" if (q.suppressed or q.missing) else (f"{float(q.value):.{max(q.decimals, 0) + 2}f}".rstrip("0").rstrip(".")
                                                         if isinstance(q.value, float) else str(q.value))
-        note = lang.s["suppressed"] if q.suppressed else ""
+        note = (c["withheld_note"] if q.withheld else lang.s["suppressed"]) if q.suppressed else ""
         w.writerow([fig.key, lang.context(fig.context), lang.label(fig.label), value, lang.unit(q), note])
     return buf.getvalue()
 
@@ -437,6 +518,16 @@ def render_xlsx(data: dict, lang_code: str, root: Path | None = None) -> bytes:
     ws.freeze_panes = "A2"
     for letter, width in zip("ABCDEF", (42, 18, 48, 16, 16, 12)):
         ws.column_dimensions[letter].width = width
+    if data["dq"]["available"]:  # the full list of checks, as in the .dq.csv beside the report
+        lang = Lang(lang_code, root or REPO_REPORTS)
+        dq = wb.create_sheet(lang.s["dq_csv"]["sheet"])
+        for row in dq_rows(data, lang_code, root):
+            dq.append(row)
+        for cell in dq[1]:
+            cell.font = Font(bold=True)
+        dq.freeze_panes = "A2"
+        for letter, width in zip("ABCDEFGHIJK", (22, 34, 10, 20, 60, 12, 12, 10, 10, 24, 40)):
+            dq.column_dimensions[letter].width = width
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

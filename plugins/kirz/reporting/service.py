@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -15,14 +16,19 @@ from kirz.reporting.energy_register import export_register
 from kirz.reporting.kinds import BUILDERS
 from kirz.reporting.model import L, Period, data_hash
 from kirz.reporting.recipients import KINDS, Recipient, expand_auto_partners, load_definitions
-from kirz.reporting.render import Lang, VersionInfo, render_csv, render_html, render_pdf, render_xlsx, reports_root
+from kirz.reporting.render import (Lang, VersionInfo, render_csv, render_dq_csv, render_html, render_pdf, render_xlsx,
+                                   reports_root)
+from kirz.reporting.schedule import correction_allowed, correction_interval, delivery_due
 from kirz.reporting.versions import (
-    code_version, diff_figures, figures_of, last_delivered, manifests, new_run_id, period_dir, stem, write_version,
+    code_version, diff_figures, figures_of, last_delivered, last_delivery_at, manifests, new_run_id, period_dir,
+    same_issue, stem, write_version,
 )
 from kirz.validation import GateBlocked, GateDecision, check_override_args, pass_gate
 from kirz.warehouse import connect
 
 log = logging.getLogger(__name__)
+
+_VERSION_FILE = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<lang>[a-z]{2})\.v\d+\.json$")
 
 # report kinds that are file exports (JSON and CSV), not rendered HTML/PDF: delivered to the
 # outbox only (the register is filed through its portal, not by e-mail)
@@ -36,7 +42,7 @@ class ReportOutput:
     period: str
     lang: str
     version: int
-    new: bool  # False: the data had not changed, this is the existing version
+    new: bool  # False: no printed figure had changed ("unchanged"), this is the existing version
     html: Path
     pdf: Path
     csv: Path
@@ -47,6 +53,13 @@ class ReportOutput:
     delivered: list[str] = field(default_factory=list)
     gate: dict = field(default_factory=dict)  # the data-quality gate it was rendered under (provenance)
     xlsx: Path | None = None  # the CSV's figures with native numbers (None: a version written before there was one)
+    due: date | None = None  # the day it may be delivered (set when delivery was asked for)
+    held: str = ""  # why it was not delivered in this run ("" when it was, or when delivery was not asked for)
+
+    @property
+    def status(self) -> str:
+        """'new' (a version was written) or 'unchanged' (nothing was written)."""
+        return "new" if self.new else "unchanged"
 
 
 def default_db(settings: Settings) -> Path:
@@ -135,6 +148,8 @@ def report(
     force: bool = False,
     reason: str | None = None,
     by: str | None = None,
+    now: datetime | None = None,
+    record: bool = True,
 ) -> list[ReportOutput]:
     """Render (and optionally deliver) the reports of one recipient or all of them.
 
@@ -197,7 +212,7 @@ def report(
     finally:
         con.close()
     if deliver:
-        deliver_outputs(settings, outputs, root, recipients=chosen)
+        deliver_outputs(settings, outputs, root, recipients=chosen, now=now, record=record)
     if failures:
         raise ReportError(outputs, failures)
     return outputs
@@ -210,8 +225,9 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
     version_str = code_version()
     data = build(con, r, p, settings, run_id="", code_version=version_str, db_path=db_path)
     data["provenance"]["gate"] = gate
-    # the same figures released under an override are another statement than under an open gate
-    h = data_hash({**data, "gate_override_id": gate["override_id"]} if gate["override_id"] else data)
+    # what a version is: the figures it prints, and the gate override it was released under (the same
+    # figures under an override are another statement than under an open gate)
+    h = data_hash({"figures": data["figures"], "gate_override_id": gate["override_id"]})
     run_id = new_run_id(h)
     data["provenance"]["run_id"] = run_id
     folder = period_dir(settings.reports_dir, r.id, p.label)
@@ -220,16 +236,20 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
         t0 = time.perf_counter()
         versions = manifests(folder, kind, lang)
         latest = versions[-1] if versions else None
-        if latest and latest["data_hash"] == h:
+        if latest and (latest["data_hash"] == h or same_issue(latest, data["figures"], gate["override_id"])):
             base_name = stem(kind, lang, latest["version"])
             xlsx = folder / f"{base_name}.xlsx"
+            log.info("report %s %s %s %s unchanged: v%s stands", r.id, kind, p.label, lang, latest["version"])
             out.append(ReportOutput(r.id, kind, p.label, lang, latest["version"], False,
                                     folder / f"{base_name}.html", folder / f"{base_name}.pdf",
-                                    folder / f"{base_name}.csv", Path(latest["_path"]), h, gate=gate,
+                                    folder / f"{base_name}.csv", Path(latest["_path"]), latest["data_hash"],
+                                    len(latest.get("changes") or []), gate=gate,
                                     xlsx=xlsx if xlsx.exists() else None))
             continue
         n = (latest["version"] + 1) if latest else 1
-        base = last_delivered(versions) or latest
+        # the change list is against what the recipient has: the version delivered last (a preview that
+        # never went out is replaced silently)
+        base = last_delivered(versions)
         changes = diff_figures(figures_of(base), data["figures"]) if base else None
         delivered_at = None
         if base and base.get("deliveries"):
@@ -252,52 +272,158 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
             "inputs": data["provenance"]["input_files"],
             "figures": {f.key: f.to_json() for f in data["figures"]},
         }
-        paths = write_version(folder, kind, lang, n, {"html": html.encode("utf-8"), "pdf": pdf,
-                                                       "csv": csv_text.encode("utf-8"), "xlsx": xlsx_bytes},
-                              manifest)
+        files = {"html": html.encode("utf-8"), "pdf": pdf, "csv": csv_text.encode("utf-8"), "xlsx": xlsx_bytes}
+        if data["dq"]["available"]:  # the full list of checks the report's data-quality summary refers to
+            files["dq.csv"] = render_dq_csv(data, lang, root).encode("utf-8")
+        paths = write_version(folder, kind, lang, n, files, manifest)
         out.append(ReportOutput(r.id, kind, p.label, lang, n, True, paths["html"], paths["pdf"], paths["csv"],
                                 paths["manifest"], h, len(changes or []), time.perf_counter() - t0, gate=gate,
                                 xlsx=paths["xlsx"]))
     return out
 
 
+def _versions_of(settings: Settings, o: ReportOutput) -> list[dict]:
+    folder = period_dir(settings.reports_dir, o.recipient, o.period)
+    if o.kind in EXPORTS:
+        from kirz.reporting.energy_register import _manifests
+        return _manifests(folder)
+    return manifests(folder, o.kind, o.lang)
+
+
+def _recipients_for_delivery(settings: Settings, db: Path | str | None = None) -> list[Recipient]:
+    con = None
+    db_path = Path(db) if db else default_db(settings)
+    try:
+        con = open_readonly(db_path) if db_path.exists() else None
+    except Exception:  # a locked or missing warehouse only costs the auto-partner recipients
+        con = None
+    try:
+        return load_recipients(settings, con, strict=False)
+    finally:
+        if con is not None:
+            con.close()
+
+
+def _may_go_out(settings: Settings, o: ReportOutput, r: Recipient | None, now: datetime) -> tuple[bool, bool, int]:
+    """(deliverable now, is a correction, changed figures) for the latest version ``o``; sets
+    ``o.due`` and, when it has to wait, ``o.held``."""
+    p = Period.parse(o.period)
+    if r is None:
+        o.held = f"recipient {o.recipient} is not defined (any more): not delivered"
+        return False, False, 0
+    o.due = delivery_due(r, o.kind, p)
+    versions = _versions_of(settings, o)
+    this = next((v for v in versions if v["version"] == o.version), None)
+    earlier = [v for v in versions if v["version"] < o.version]
+    correction = any(v.get("deliveries") for v in earlier)
+    changes = len((this or {}).get("changes") or []) if correction else 0
+    if this is not None and this.get("deliveries"):
+        return True, correction, changes  # already out: only channels it has not gone through yet
+    today = now.astimezone(settings.tz).date()
+    if today < o.due:
+        o.held = f"preview: due on {o.due.isoformat()}"
+        return False, correction, changes
+    if correction:
+        last = last_delivery_at(earlier)
+        interval = correction_interval(r, o.kind, p)
+        if not correction_allowed(last, now, interval):
+            o.held = (f"correction pending: the last delivery was {last.isoformat()}; corrections go out at most "
+                      f"every {interval} days")
+            return False, correction, changes
+    return True, correction, changes
+
+
 def deliver_outputs(settings: Settings, outputs: list[ReportOutput], root: Path | None = None,
-                    recipients: list[Recipient] | None = None) -> None:
-    """Outbox for every output; one e-mail per recipient for the versions not yet sent."""
+                    recipients: list[Recipient] | None = None, now: datetime | None = None,
+                    record: bool = True) -> None:
+    """Deliver what is due of ``outputs`` (each the latest version of its report): to the outbox
+    and, where configured, one e-mail per recipient for the versions not yet sent.
+
+    A report goes out on or after its due day (:func:`kirz.reporting.schedule.delivery_due`);
+    before, it is a preview (``held``). A version is delivered once per channel. A correction (a
+    newer version after one was delivered) goes out once, with its change list, and not sooner
+    than the recipient's ``correction_interval_days`` after the last delivery. Each delivery is
+    recorded in the version's manifest and, with ``record``, in ``audit.report_deliveries`` of the
+    live warehouse (:func:`kirz.reporting.audit.record_deliveries`; when another process holds
+    the warehouse the rows are written by the next sync).
+    """
+    now = now or datetime.now(timezone.utc)
     root = root or reports_root(settings)
     outbox = settings.home / "outbox"
-    for o in outputs:
-        delivery.to_outbox(outbox, o)
-        o.delivered.append("outbox")
-    cfg = delivery.smtp_config(settings)
-    if cfg is None:
-        return
     if recipients is None:
-        con = None
-        db_path = default_db(settings)
-        try:
-            con = open_readonly(db_path) if db_path.exists() else None
-        except Exception:  # a locked or missing warehouse only costs the auto-partner e-mail addresses
-            con = None
-        try:
-            recipients = load_recipients(settings, con, strict=False)
-        finally:
-            if con is not None:
-                con.close()
+        recipients = _recipients_for_delivery(settings)
     by_id = {r.id: r for r in recipients}
-    grouped: dict[str, list[ReportOutput]] = {}
+    ready: list[tuple[ReportOutput, bool, int]] = []
     for o in outputs:
-        if o.kind not in EXPORTS:
-            grouped.setdefault(o.recipient, []).append(o)
-    for rid, outs in grouped.items():
-        r = by_id.get(rid)
-        if r is None:
+        ok, correction, changes = _may_go_out(settings, o, by_id.get(o.recipient), now)
+        if not ok:
+            log.info("report %s %s %s %s v%s not delivered: %s", o.recipient, o.kind, o.period, o.lang, o.version,
+                     o.held)
             continue
-        strings = Lang(r.languages[0], root).s
-        sent = [o for o in outs if not delivery.delivered_via(o.manifest, "smtp")]
-        if delivery.email_outputs(cfg, r, outs, strings):
+        ready.append((o, correction, changes))
+        if delivery.to_outbox(outbox, o, at=now, correction=correction, changes=changes):
+            o.delivered.append("outbox")
+    cfg = delivery.smtp_config(settings)
+    if cfg is not None:
+        grouped: dict[str, list[tuple[ReportOutput, bool, int]]] = {}
+        for item in ready:
+            if item[0].kind not in EXPORTS:
+                grouped.setdefault(item[0].recipient, []).append(item)
+        for rid, items in grouped.items():
+            r = by_id[rid]
+            strings = Lang(r.languages[0], root).s
+            sent = delivery.email_outputs(cfg, r, [o for o, _, _ in items], strings, at=now,
+                                          corrections={id(o): (c, n) for o, c, n in items})
             for o in sent:
                 o.delivered.append("smtp")
+    if record and any(o.delivered for o in outputs):
+        from kirz.reporting.audit import record_deliveries_in
+
+        record_deliveries_in(settings)
+
+
+def latest_versions(settings: Settings) -> list[ReportOutput]:
+    """The latest version of every report on disk (each recipient, kind, period and language)."""
+    from kirz.reporting.energy_register import KIND as REGISTER, _manifests as register_manifests
+
+    out = []
+    root = Path(settings.reports_dir)
+    folders = sorted(f for r in root.iterdir() if r.is_dir() for f in r.iterdir() if f.is_dir()) if root.exists() else []
+    for folder in folders:
+        found: dict[tuple[str, str], dict] = {}
+        for p in folder.iterdir():
+            m = _VERSION_FILE.match(p.name)
+            if m and (m["kind"], m["lang"]) not in found:
+                versions = manifests(folder, m["kind"], m["lang"])
+                if versions:
+                    found[(m["kind"], m["lang"])] = versions[-1]
+        for (kind, lang), doc in sorted(found.items()):
+            base = folder / stem(kind, lang, doc["version"])
+            xlsx = Path(f"{base}.xlsx")
+            out.append(ReportOutput(folder.parent.name, kind, folder.name, lang, doc["version"], False,
+                                    Path(f"{base}.html"), Path(f"{base}.pdf"), Path(f"{base}.csv"), Path(doc["_path"]),
+                                    doc["data_hash"], len(doc.get("changes") or []),
+                                    xlsx=xlsx if xlsx.exists() else None))
+        register = register_manifests(folder)
+        if register:
+            doc = register[-1]
+            n = doc["version"]
+            out.append(ReportOutput(folder.parent.name, REGISTER, folder.name, doc.get("lang") or "de", n, False, None,
+                                    folder / f"{REGISTER}.v{n}.json", folder / f"{REGISTER}.v{n}.csv",
+                                    Path(doc["_path"]), doc["data_hash"]))
+    return out
+
+
+def deliver_due(settings: Settings, now: datetime | None = None, record: bool = True,
+                db: Path | str | None = None) -> list[ReportOutput]:
+    """Deliver every report on disk that has become due and is not out yet (rendered earlier as a
+    preview, or a correction held back by the interval): what the daily delivery runs, without
+    rendering anything. The outputs, each with ``delivered`` or the reason it is ``held``.
+    ``db``: where the partners of a ``partners: auto`` file are read (default :func:`default_db`)."""
+    outputs = latest_versions(settings)
+    deliver_outputs(settings, outputs, now=now, record=record,
+                    recipients=_recipients_for_delivery(settings, db))
+    return outputs
 
 
 def due_reports(settings: Settings, as_of: date, db: Path | str | None = None) -> list[tuple[str, str, str]]:

@@ -3,8 +3,9 @@
 A version is the set of files (html, pdf, csv, and xlsx: the CSV's figures with native numbers)
 plus its manifest ``<kind>.<lang>.v<N>.json``, written last: a version without a manifest does
 not exist; the manifest's ``files`` holds the checksum of each. The manifest carries the canonical
-hash of the report's data; rendering the same data again finds the same hash and makes no new
-version. It also keeps the figures (to list changes in the next version), the file checksums,
+hash of the report's figures; rendering figures that do not differ from the latest version's
+makes no new version (:func:`same_issue`): a new snapshot, a later run or another data-quality
+appendix alone issue nothing. It also keeps the figures (to list changes in the next version), the file checksums,
 the inputs and run ids, and the deliveries made.
 """
 
@@ -73,6 +74,22 @@ def last_delivered(versions: list[dict]) -> dict | None:
     return done[-1] if done else None
 
 
+def last_delivery_at(versions: list[dict]) -> datetime | None:
+    """When anything of these versions last went out (any channel)."""
+    times = [datetime.fromisoformat(d["at"]) for v in versions for d in v.get("deliveries", [])]
+    return max(times) if times else None
+
+
+def same_issue(manifest: dict, figures: list[Figure], override_id: str | None) -> bool:
+    """Would ``figures`` released under ``override_id`` say what the version of ``manifest`` says?
+    Only the printed figures and the gate override count: not the rendering time, provenance,
+    run id, code version, snapshot or data-quality appendix."""
+    gate = manifest.get("gate") or {}
+    if (gate.get("override_id") if isinstance(gate, dict) else None) != override_id:
+        return False
+    return not diff_figures(figures_of(manifest), figures)
+
+
 def figures_of(manifest: dict) -> dict[str, Figure]:
     return {k: Figure.from_json(k, v) for k, v in manifest.get("figures", {}).items()}
 
@@ -120,10 +137,22 @@ def write_version(folder: Path, kind: str, lang: str, n: int, files: dict[str, b
     return paths
 
 
-def record_delivery(manifest_path: Path, channel: str, to: list[str] | str, at: datetime | None = None) -> None:
+def record_delivery(manifest_path: Path, channel: str, to: list[str] | str, at: datetime | None = None, *,
+                    files: list | None = None, correction: bool = False, changes: int = 0,
+                    lang: str | None = None) -> None:
+    """Add a delivery to a version's manifest: channel, address, time, and each file sent under its
+    delivered name with the checksum of its content (what ``audit.report_deliveries`` is made of).
+    ``files``: paths, or (delivered name, path) pairs."""
     doc = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    doc.setdefault("deliveries", []).append(
-        {"channel": channel, "to": to, "at": (at or datetime.now(timezone.utc)).isoformat(timespec="seconds")})
+    when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    entry = {"channel": channel, "to": to, "at": when.isoformat(timespec="seconds"),
+             "correction": bool(correction), "changes": int(changes)}
+    if lang:
+        entry["lang"] = lang
+    if files is not None:
+        named = [f if isinstance(f, tuple) else (Path(f).name, f) for f in files]
+        entry["files"] = [{"file": name, "sha256": sha256_bytes(Path(f).read_bytes())} for name, f in named]
+    doc.setdefault("deliveries", []).append(entry)
     _atomic_write(Path(manifest_path), json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode("utf-8"))
 
 
