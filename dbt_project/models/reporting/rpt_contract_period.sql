@@ -50,12 +50,6 @@ first_use as (
 
 ),
 
-list_prices as (
-
-    select * from {{ ref('list_prices') }}
-
-),
-
 contract_daily as (
 
     select
@@ -171,41 +165,11 @@ use_to_date as (
 
 ),
 
--- the GPU-hour list price in force on the as-of day: per partition the row with the latest
--- valid_from on or before it ('*' included), the highest of them where partitions differ (a
--- contract's hours may run on any partition; int_deminimis_grants values aid the same way)
-gpu_prices_as_of as (
-
-    select
-        contract_periods.contract_id,
-        contract_periods.period_type,
-        contract_periods.period,
-        list_prices.eur_per_unit,
-        row_number() over (
-            partition by
-                contract_periods.contract_id,
-                contract_periods.period_type,
-                contract_periods.period,
-                list_prices.partition
-            order by list_prices.valid_from desc
-        ) as price_rank
-    from contract_periods
-    inner join list_prices
-        on list_prices.unit = 'gpu_hour'
-       and list_prices.valid_from <= contract_periods.as_of_day
-
-),
-
+-- the GPU-hour list price in force on the as-of day (macro gpu_list_price_as_of, shared with
+-- int_deminimis_grants)
 list_priced as (
 
-    select
-        contract_id,
-        period_type,
-        period,
-        max(eur_per_unit) as list_price_eur_per_gpu_hour
-    from gpu_prices_as_of
-    where price_rank = 1
-    group by contract_id, period_type, period
+    {{ gpu_list_price_as_of('contract_periods', ['contract_id', 'period_type', 'period'], 'as_of_day') }}
 
 ),
 

@@ -320,7 +320,7 @@ def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
                                                  null_values=[], strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+        return None  # a sample of another shape: the full reader parses the file and names its line
     if table.num_rows != n:
         return None
     t = table.column("t").to_numpy()

@@ -19,12 +19,6 @@ versions as (
 
 ),
 
-list_prices as (
-
-    select * from {{ ref('list_prices') }}
-
-),
-
 undertaking_versions as (
 
     select
@@ -39,33 +33,12 @@ undertaking_versions as (
 
 ),
 
--- a contract buys GPU-hours on any partition: its allotment is valued at the highest GPU-hour
--- list price in force at signature (each partition's row with the latest valid_from on or
--- before signed_on, '*' included), so the aid is never understated
-gpu_prices_at_signature as (
-
-    select
-        undertaking_versions.contract_version_key,
-        list_prices.eur_per_unit,
-        row_number() over (
-            partition by undertaking_versions.contract_version_key, list_prices.partition
-            order by list_prices.valid_from desc
-        ) as price_rank
-    from undertaking_versions
-    inner join list_prices
-        on list_prices.unit = 'gpu_hour'
-       and list_prices.valid_from <= undertaking_versions.signed_on
-
-),
-
+-- a contract buys GPU-hours on any partition: its allotment is valued at the GPU-hour list price
+-- in force at signature (macro gpu_list_price_as_of: the highest partition's), so the aid is
+-- never understated
 list_priced as (
 
-    select
-        contract_version_key,
-        max(eur_per_unit) as list_price_eur_per_gpu_hour
-    from gpu_prices_at_signature
-    where price_rank = 1
-    group by contract_version_key
+    {{ gpu_list_price_as_of('undertaking_versions', ['contract_version_key'], 'signed_on') }}
 
 ),
 
