@@ -31,7 +31,7 @@ from pathlib import Path
 
 from kirz.reporting.data import require, rows
 from kirz.reporting.model import Period, data_hash
-from kirz.reporting.versions import period_dir, sha256_bytes
+from kirz.reporting.versions import export_manifests, period_dir, sha256_bytes
 
 KIND = "energy_register"
 FORMAT = "kirz-energy-register"
@@ -325,15 +325,6 @@ def register_csv(doc: dict) -> str:
     return buf.getvalue()
 
 
-def _manifests(folder: Path) -> list[dict]:
-    out = []
-    for p in sorted(folder.glob(f"{KIND}.v*.manifest.json")) if folder.exists() else []:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-        doc["_path"] = str(p)
-        out.append(doc)
-    return sorted(out, key=lambda d: d["version"])
-
-
 def export_register(settings, con, db_path, recipient, period: Period, gate: dict, *, code_version: str):
     """Write the register export of ``period`` for ``recipient`` (a new version only when the content
     changed) and return it as a :class:`~kirz.reporting.service.ReportOutput` (``pdf`` = the JSON file)."""
@@ -342,7 +333,7 @@ def export_register(settings, con, db_path, recipient, period: Period, gate: dic
     doc = build_register(con, period)
     h = data_hash(doc)
     folder = period_dir(settings.reports_dir, recipient.id, period.label)
-    versions = _manifests(folder)
+    versions = export_manifests(folder, KIND)
     latest = versions[-1] if versions else None
     lang = recipient.languages[0]
     if latest and latest["data_hash"] == h:

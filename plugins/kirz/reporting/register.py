@@ -25,16 +25,13 @@ data-quality history (:func:`kirz.dq_render.load_summaries`).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from kirz.config import Settings
-from kirz.reporting.versions import manifests
+from kirz.reporting.versions import report_versions
 
-REPORT_MANIFEST_RE = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<lang>[a-z]{2})\.v(?P<n>\d+)\.json$")
-EXPORT_MANIFEST_RE = re.compile(r"^(?P<kind>[a-z_]+)\.v(?P<n>\d+)\.manifest\.json$")
 STATES = ("preview", "due", "delivered", "correction pending")
 TITLES = {
     "partner_statement": "Usage statement",
@@ -51,41 +48,6 @@ def _iso(value) -> str | None:
     if value is None:
         return None
     return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
-
-
-def _read_exports(folder: Path, kind: str) -> list[dict]:
-    out = []
-    for p in folder.glob(f"{kind}.v*.manifest.json"):
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        doc["_path"] = str(p)
-        out.append(doc)
-    return sorted(out, key=lambda d: d["version"])
-
-
-def scan(reports_dir: Path) -> list[tuple[str, str, str, str | None, list[dict]]]:
-    """(recipient, period, kind, lang or None, manifests oldest first) of every report on disk."""
-    found = []
-    if not reports_dir.is_dir():
-        return found
-    for rdir in sorted(p for p in reports_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for pdir in sorted(p for p in rdir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            pairs: set[tuple[str, str | None]] = set()
-            for f in pdir.iterdir():
-                m = REPORT_MANIFEST_RE.match(f.name)
-                if m:
-                    pairs.add((m["kind"], m["lang"]))
-                    continue
-                m = EXPORT_MANIFEST_RE.match(f.name)
-                if m:
-                    pairs.add((m["kind"], None))
-            for kind, lang in sorted(pairs, key=lambda x: (x[0], x[1] or "")):
-                docs = _read_exports(pdir, kind) if lang is None else manifests(pdir, kind, lang)
-                if docs:
-                    found.append((rdir.name, pdir.name, kind, lang, docs))
-    return found
 
 
 def _snapshot_deliveries(con) -> list[dict]:
@@ -247,7 +209,7 @@ def _register(settings: Settings, today: date | None, con) -> list[dict]:
 
     today = today or datetime.now(settings.tz).date()
     reports_dir = settings.reports_dir
-    found = scan(reports_dir)
+    found = report_versions(reports_dir)
     if not found:
         return []
     runs = {s["run_id"]: s for s in load_summaries(settings, con)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -20,15 +19,13 @@ from kirz.reporting.render import (Lang, VersionInfo, render_csv, render_dq_csv,
                                    reports_root)
 from kirz.reporting.schedule import correction_allowed, correction_interval, delivery_due
 from kirz.reporting.versions import (
-    code_version, diff_figures, figures_of, last_delivered, last_delivery_at, manifests, new_run_id, period_dir,
-    same_issue, stem, write_version,
+    code_version, diff_figures, export_manifests, figures_of, last_delivered, last_delivery_at, manifests, new_run_id,
+    period_dir, report_versions, same_issue, stem, write_version,
 )
 from kirz.validation import GateBlocked, GateDecision, check_override_args, pass_gate
 from kirz.warehouse import connect
 
 log = logging.getLogger(__name__)
-
-_VERSION_FILE = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<lang>[a-z]{2})\.v\d+\.json$")
 
 # report kinds that are file exports (JSON and CSV), not rendered HTML/PDF: delivered to the
 # outbox only (the register is filed through its portal, not by e-mail)
@@ -285,8 +282,7 @@ def _render_one(settings, con, db_path, root, r: Recipient, kind: str, p: Period
 def _versions_of(settings: Settings, o: ReportOutput) -> list[dict]:
     folder = period_dir(settings.reports_dir, o.recipient, o.period)
     if o.kind in EXPORTS:
-        from kirz.reporting.energy_register import _manifests
-        return _manifests(folder)
+        return export_manifests(folder, o.kind)
     return manifests(folder, o.kind, o.lang)
 
 
@@ -384,33 +380,20 @@ def deliver_outputs(settings: Settings, outputs: list[ReportOutput], root: Path 
 
 def latest_versions(settings: Settings) -> list[ReportOutput]:
     """The latest version of every report on disk (each recipient, kind, period and language)."""
-    from kirz.reporting.energy_register import KIND as REGISTER, _manifests as register_manifests
-
     out = []
-    root = Path(settings.reports_dir)
-    folders = sorted(f for r in root.iterdir() if r.is_dir() for f in r.iterdir() if f.is_dir()) if root.exists() else []
-    for folder in folders:
-        found: dict[tuple[str, str], dict] = {}
-        for p in folder.iterdir():
-            m = _VERSION_FILE.match(p.name)
-            if m and (m["kind"], m["lang"]) not in found:
-                versions = manifests(folder, m["kind"], m["lang"])
-                if versions:
-                    found[(m["kind"], m["lang"])] = versions[-1]
-        for (kind, lang), doc in sorted(found.items()):
-            base = folder / stem(kind, lang, doc["version"])
-            xlsx = Path(f"{base}.xlsx")
-            out.append(ReportOutput(folder.parent.name, kind, folder.name, lang, doc["version"], False,
-                                    Path(f"{base}.html"), Path(f"{base}.pdf"), Path(f"{base}.csv"), Path(doc["_path"]),
-                                    doc["data_hash"], len(doc.get("changes") or []),
-                                    xlsx=xlsx if xlsx.exists() else None))
-        register = register_manifests(folder)
-        if register:
-            doc = register[-1]
-            n = doc["version"]
-            out.append(ReportOutput(folder.parent.name, REGISTER, folder.name, doc.get("lang") or "de", n, False, None,
-                                    folder / f"{REGISTER}.v{n}.json", folder / f"{REGISTER}.v{n}.csv",
+    for recipient, period, kind, lang, docs in report_versions(Path(settings.reports_dir)):
+        doc, folder = docs[-1], period_dir(settings.reports_dir, recipient, period)
+        n = doc["version"]
+        if lang is None:  # a file export: <kind>.v<N>.json and .csv
+            out.append(ReportOutput(recipient, kind, period, doc.get("lang") or "de", n, False, None,
+                                    folder / f"{kind}.v{n}.json", folder / f"{kind}.v{n}.csv",
                                     Path(doc["_path"]), doc["data_hash"]))
+            continue
+        base = folder / stem(kind, lang, n)
+        xlsx = Path(f"{base}.xlsx")
+        out.append(ReportOutput(recipient, kind, period, lang, n, False, Path(f"{base}.html"), Path(f"{base}.pdf"),
+                                Path(f"{base}.csv"), Path(doc["_path"]), doc["data_hash"],
+                                len(doc.get("changes") or []), xlsx=xlsx if xlsx.exists() else None))
     return out
 
 

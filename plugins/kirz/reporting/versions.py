@@ -23,7 +23,9 @@ from pathlib import Path
 from kirz import __version__
 from kirz.reporting.model import Figure
 
-_STEM_RE = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<lang>[a-z]{2})\.v(?P<n>\d+)\.json$")
+MANIFEST_RE = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<lang>[a-z]{2})\.v(?P<n>\d+)\.json$")
+# a file export (the energy register) has no language: <kind>.v<N>.{json,csv} and this manifest
+EXPORT_MANIFEST_RE = re.compile(r"^(?P<kind>[a-z_]+)\.v(?P<n>\d+)\.manifest\.json$")
 
 
 @lru_cache(maxsize=1)
@@ -61,12 +63,43 @@ def manifests(folder: Path, kind: str, lang: str) -> list[dict]:
     if not folder.exists():
         return out
     for p in folder.iterdir():
-        m = _STEM_RE.match(p.name)
+        m = MANIFEST_RE.match(p.name)
         if m and m["kind"] == kind and m["lang"] == lang:
             doc = json.loads(p.read_text(encoding="utf-8"))
             doc["_path"] = str(p)
             out.append(doc)
     return sorted(out, key=lambda d: d["version"])
+
+
+def export_manifests(folder: Path, kind: str) -> list[dict]:
+    """All versions' manifests of a file export (no language) in a period folder, oldest first."""
+    out = []
+    for p in folder.glob(f"{kind}.v*.manifest.json") if folder.exists() else []:
+        if EXPORT_MANIFEST_RE.match(p.name):
+            doc = json.loads(p.read_text(encoding="utf-8"))
+            doc["_path"] = str(p)
+            out.append(doc)
+    return sorted(out, key=lambda d: d["version"])
+
+
+def report_versions(reports_dir: Path) -> list[tuple[str, str, str, str | None, list[dict]]]:
+    """(recipient, period, kind, lang or None for an export, manifests oldest first) of every
+    report on disk under ``reports_dir``."""
+    found = []
+    if not reports_dir.is_dir():
+        return found
+    for rdir in sorted(p for p in reports_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for pdir in sorted(p for p in rdir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            pairs: set[tuple[str, str | None]] = set()
+            for f in pdir.iterdir():
+                m = MANIFEST_RE.match(f.name) or EXPORT_MANIFEST_RE.match(f.name)
+                if m:
+                    pairs.add((m["kind"], m.groupdict().get("lang")))
+            for kind, lang in sorted(pairs, key=lambda x: (x[0], x[1] or "")):
+                docs = export_manifests(pdir, kind) if lang is None else manifests(pdir, kind, lang)
+                if docs:
+                    found.append((rdir.name, pdir.name, kind, lang, docs))
+    return found
 
 
 def last_delivered(versions: list[dict]) -> dict | None:
