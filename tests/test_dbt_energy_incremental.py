@@ -157,7 +157,7 @@ def test_a_delivery_of_one_day_recomputes_that_day_and_its_neighbours_only(base)
     """Samples of 20 January (local) recompute 19..21 January: the 19th shares a UTC day, and
     so the typical interval, with the 20th's first hour, and its last sample's hold ends at
     the 20th's first; the 21st holds what the 20th's last sample carries across midnight.
-    The default late window (7 days) does not widen this."""
+    Nothing widens this."""
     work = base[1]
     wh = fresh_copy(base, "one-day")
     with duckdb.connect(str(wh)) as con:
@@ -179,6 +179,29 @@ def test_a_delivery_of_one_day_recomputes_that_day_and_its_neighbours_only(base)
     (held,), = query(wh, """select sum(energy_j) from intermediate.int_node_minute_energy
                             where node = 'cpu01' and day = date '2026-01-21'""")
     assert held == pytest.approx(700 * 120)
+
+
+def test_a_job_delivered_for_one_day_recomputes_exactly_that_day(base):
+    """A job's interval ends where it ends: a new job inside 20 January (local) recomputes the
+    job models on 20 January only, no neighbour, and the result equals a full build."""
+    work = base[1]
+    wh = fresh_copy(base, "one-job-day")
+    start = (utc("2026-01-20 09:00:00") - at(0)).total_seconds()  # 10:00 local
+    with open_warehouse(wh) as con:
+        RawWriter(con).add("slurm_jobs", [job("106", "cpu01", 0, 32, start, start + 1800)], LATE)
+    run_dbt(wh, work, "run", "--select", ENERGY_MODELS)
+    recorded = dict((m, (k, f, l)) for m, k, f, l in query(wh, """
+        select model, kind, cast(first_day as varchar), cast(last_day as varchar)
+        from audit.transform_changed_days
+        where recorded_at = (select max(recorded_at) from audit.transform_changed_days t
+                             where t.model = audit.transform_changed_days.model)"""))
+    for model in ("int_job_node_minute_energy", "int_job_energy_daily", "int_node_energy_daily"):
+        assert recorded[model] == ("days", "2026-01-20", "2026-01-20"), model
+    assert recorded["int_node_minute_energy"][0] == "empty"  # no new sample
+    (jobs,), = query(wh, """select count(distinct job_key) from intermediate.int_job_energy_daily
+                           where day = date '2026-01-20'""")
+    assert jobs == 1
+    assert_same(snapshot(wh), snapshot(full_refresh_copy(wh, work, "one-job-day-full")))
 
 
 def test_energy_tests_fail_on_broken_invariants(base):
@@ -204,7 +227,7 @@ def test_energy_tests_fail_on_broken_invariants(base):
 
 
 def test_tight_window_reads_the_samples_held_across_its_first_midnight(base):
-    """With a 1-day late window, a sample of 16 January recomputes 15..17 January. gpu001's
+    """A sample of 16 January recomputes 15..17 January. gpu001's
     sample of 22:59:30 UTC (local 23:59:30 on the 14th) holds into the 15th, and its typical
     interval comes from its UTC day: both must be read for the 15th to come out as in a full build."""
     work = base[1]
@@ -212,7 +235,7 @@ def test_tight_window_reads_the_samples_held_across_its_first_midnight(base):
     with open_warehouse(wh) as con:
         RawWriter(con).add("node_power", [{"sample_at": utc("2026-01-16 12:00:00"), "node": "cpu01", "watts": 400.0}],
                            LATE)
-    run_dbt(wh, work, "run", "--select", ENERGY_MODELS, "--vars", "{late_window_days: 1}")
+    run_dbt(wh, work, "run", "--select", ENERGY_MODELS)
     (held,), = query(wh, """select energy_j from intermediate.int_node_minute_energy
                             where node = 'gpu001' and minute_at = timestamptz '2026-01-14 23:01:00+00'""")
     assert held == pytest.approx(240_000)

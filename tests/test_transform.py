@@ -310,6 +310,29 @@ def _unit_tests_defined() -> int:
                for f in (DBT_PROJECT_DIR / "models").rglob("*.yml"))
 
 
+def test_contracted_not_null_columns_are_enforced_by_the_warehouse(built):
+    """A column of a contracted model that must not be null says so once, as a constraint in its
+    yml: the warehouse table carries NOT NULL, so a null in the model's output fails the build
+    (no separate not_null test per column and night)."""
+    import yaml
+
+    from kirz.transform import DBT_PROJECT_DIR
+
+    _, con = built
+    declared = set()
+    for f in (DBT_PROJECT_DIR / "models").rglob("*.yml"):
+        for model in (yaml.safe_load(f.read_text()) or {}).get("models") or []:
+            for col in model.get("columns") or []:
+                if {"type": "not_null"} in (col.get("constraints") or []):
+                    assert ((model.get("config") or {}).get("contract") or {}).get("enforced"), (f, model["name"])
+                    declared.add((model["name"], col["name"]))
+    assert len(declared) >= 50
+    nullable = dict(((t, c), n) for t, c, n in q(con, """
+        select table_name, column_name, is_nullable from duckdb_columns()
+        where schema_name in ('marts', 'reporting', 'ref')"""))
+    assert {k: nullable.get(k) for k in declared} == {k: False for k in declared}
+
+
 def test_build_passes_every_model_and_test(built):
     result, _ = built
     assert result.ok, result.message
@@ -762,8 +785,8 @@ def test_late_gpu_samples_and_job_end_change_busy_gpu_hours(builds):
     assert (agree.status, agree.failures) == ("warn", 1)
 
 
-def test_incremental_run_recomputed_only_the_late_window(builds):
-    """Days before the earliest change minus the late window keep their stored rows."""
+def test_incremental_run_recomputed_from_the_first_changed_day_only(builds):
+    """Days before the earliest change keep their stored rows; no late window widens it."""
     con = builds["con"]
     rows = dict(con.execute(
         """
@@ -771,10 +794,12 @@ def test_incremental_run_recomputed_only_the_late_window(builds):
         from intermediate.int_job_days_accounted group by day
         """
     ).fetchall())
-    # earliest change: 30 June (contract) -> recomputed from 23 June; 15 June kept
+    # earliest change: 30 June (the back-dated amendment) -> recomputed from 30 June on
     assert rows["2026-06-15"] == -1
+    assert {d: v for d, v in rows.items() if d < "2026-06-30"} == {d: -1 for d in rows if d < "2026-06-30"}
     assert rows["2026-06-30"] == pytest.approx(363)
     assert rows["2026-10-26"] == pytest.approx(363)
+    assert all(v > 0 for d, v in rows.items() if d >= "2026-06-30")
 
 
 def test_snapshot_keeps_the_amendment_history(builds):

@@ -8,14 +8,35 @@
      - jobs: every local day spanned by any delivered version of an allocation that has a new
        version (the old interval and the new one);
      - inventory: a new node inventory changes weights and estimates everywhere: all days.
-   The model recomputes the contiguous range of local days from the first touched day minus 1
-   (a new sample can change the typical sampling interval of the UTC day it shares with the
-   day before, and the hold and quality of that day's last sample) to the last touched day
-   plus 1 (a sample held across midnight reaches into the next day), after deleting that range
-   (pre-hook), so that a day left with no rows does not keep stale ones. Nothing else can
-   change: a night that delivers one day recomputes that day and its two neighbours, however
-   long the history; var('late_window_days') does not widen this window (a sample however
-   late is recomputed from its own day, so incremental and full builds stay identical). #}
+   The model recomputes the contiguous range of local days from the first touched day to the
+   last (macro touched_days), after deleting that range (pre-hook), so that a day left with no
+   rows does not keep stale ones. The pre-hook's delete is the only one: the models append what
+   they compute (incremental_strategy 'append'). A sample however late is recomputed from its
+   own day, so incremental and full builds stay identical, and a night that delivers one day
+   recomputes that day and its neighbours, however long the history. #}
+
+{# The days a delivery touches, as a window: the local days of new samples widened by one day
+   on each side (a new sample can change the typical sampling interval of the UTC day it
+   shares with the day before, and the hold and quality of that day's last sample; a sample
+   held across midnight reaches into the next day); the local days of new job versions as they
+   are (a job's interval ends where it ends). Arguments are ISO dates or none. #}
+{% macro touched_days(samples_first, samples_last, jobs_first, jobs_last) %}
+    {% set d = modules.datetime.date.fromisoformat %}
+    {% set one = modules.datetime.timedelta(days=1) %}
+    {% set firsts, lasts = [], [] %}
+    {% if samples_first is not none %}
+        {% do firsts.append(d(samples_first) - one) %}
+        {% do lasts.append(d(samples_last) + one) %}
+    {% endif %}
+    {% if jobs_first is not none %}
+        {% do firsts.append(d(jobs_first)) %}
+        {% do lasts.append(d(jobs_last)) %}
+    {% endif %}
+    {% if firsts | length == 0 %}
+        {{ return({'empty': true}) }}
+    {% endif %}
+    {{ return({'first': firsts | min, 'last': lasts | max}) }}
+{% endmacro %}
 
 {# The window as a dict: none on a full build (or while dbt only parses); otherwise
    {'all': true} for everything, {'empty': true} when nothing changed, or
@@ -62,14 +83,7 @@
     {% if row[4] > 0 %}
         {{ return({'all': true}) }}
     {% endif %}
-    {% set firsts = [row[0], row[2]] | reject('none') | list %}
-    {% set lasts = [row[1], row[3]] | reject('none') | list %}
-    {% if firsts | length == 0 %}
-        {{ return({'empty': true}) }}
-    {% endif %}
-    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=1) %}
-    {% set last_day = modules.datetime.date.fromisoformat(lasts | max) + modules.datetime.timedelta(days=1) %}
-    {{ return({'first': first_day, 'last': last_day}) }}
+    {{ return(touched_days(row[0], row[1], row[2], row[3])) }}
 {% endmacro %}
 
 {# Pre-hook: delete the days the model is about to recompute (and record them for the tests,

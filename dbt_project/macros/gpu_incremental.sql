@@ -9,9 +9,9 @@
      - GPU jobs: every local day spanned by any delivered version of an allocation with GPUs
        that has a new version (the old interval and the new one; another job on a node changes
        the shares of the approximate path);
-   the window runs from the first touched day minus 1 (a late sample changes the typical
-   interval of the day before) to the last touched day plus 1 (a sample held across midnight);
-   var('late_window_days') does not widen it, as in energy_window. #}
+   the window runs over those days as macro touched_days widens them (sample days by one on
+   each side: a late sample changes the typical interval of the day before, a sample holds
+   across midnight), as in energy_window. #}
 {% macro gpu_window() %}
     {% if not execute or not is_incremental() %}
         {{ return(none) }}
@@ -38,14 +38,7 @@
              from new_jobs)
     {% endset %}
     {% set row = run_query(query).rows[0] %}
-    {% set firsts = [row[0], row[2]] | reject('none') | list %}
-    {% set lasts = [row[1], row[3]] | reject('none') | list %}
-    {% if firsts | length == 0 %}
-        {{ return({'empty': true}) }}
-    {% endif %}
-    {% set first_day = modules.datetime.date.fromisoformat(firsts | min) - modules.datetime.timedelta(days=1) %}
-    {% set last_day = modules.datetime.date.fromisoformat(lasts | max) + modules.datetime.timedelta(days=1) %}
-    {{ return({'first': first_day, 'last': last_day}) }}
+    {{ return(touched_days(row[0], row[1], row[2], row[3])) }}
 {% endmacro %}
 
 {# Pre-hook: delete the days the GPU model is about to recompute (and record them for the

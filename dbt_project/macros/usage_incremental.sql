@@ -37,8 +37,9 @@
      stored values (late power samples, corrected meter exports);
    - busy GPU-hours per job and day (int_job_gpu_use_daily) that differ from the stored ones
      (late GPU samples);
-   then widened by var('late_window_days'). Returns none for a full build (or while parsing),
-   'unchanged' when nothing changed. #}
+   each found by comparing what is stored with what is upstream now, so nothing before the
+   first changed day can differ. Returns none for a full build (or while parsing), 'unchanged'
+   when nothing changed. #}
 {% macro usage_recompute_from() %}
     {% if not execute or not is_incremental() %}
         {{ return(none) }}
@@ -142,8 +143,7 @@
     {% if first is none %}
         {{ return('unchanged') }}
     {% endif %}
-    {% set late = var('late_window_days') | int %}
-    {{ return(modules.datetime.date.fromisoformat(first) - modules.datetime.timedelta(days=late)) }}
+    {{ return(modules.datetime.date.fromisoformat(first)) }}
 {% endmacro %}
 
 {# Renewable share of a day's grid intake (0..1) from fct_energy_daily columns of `rel`. #}

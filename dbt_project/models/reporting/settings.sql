@@ -5,7 +5,7 @@
 {{ config(schema='ref', alias='settings') }}
 
 {%- set published = [
-    'timezone', 'late_window_days', 'company_partner_types', 'deminimis_ceiling_eur',
+    'timezone', 'company_partner_types', 'deminimis_ceiling_eur',
     'deminimis_window_years', 'warn_share', 'economic_use_allowance_share', 'min_group_size',
     'burn_rate_days', 'vat_rate', 'design_it_power_kw', 'floor_area_m2', 'power_fallback_interval_s',
     'energy_estimate_load_factor', 'conservation_tolerance', 'meter_gap_intervals',

@@ -1,8 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='day',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ energy_delete_window(power=true) }}"
     )

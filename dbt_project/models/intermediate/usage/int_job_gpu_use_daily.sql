@@ -1,8 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='day',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ gpu_delete_window() }}"
     )
@@ -61,7 +60,8 @@ slurm_records as (
 
 ),
 
--- one utilisation per GPU, job label and instant: the latest delivery
+-- one utilisation per GPU, job label and instant: the latest delivery (the highest ingest id,
+-- then line; an aggregate, cheaper here than a window over every sample)
 readings as (
 
     select
@@ -69,13 +69,10 @@ readings as (
         gpu_index,
         epoch_us(sample_at) as sample_us,
         hpc_job,
-        greatest(0.0, least(util_pct, 100.0)) as util_pct,
-        ingest_id
+        greatest(0.0, least(arg_max(util_pct, ingest_id * 4294967296 + coalesce(line_no, 0)), 100.0)) as util_pct,
+        max(ingest_id) as ingest_id
     from samples
-    qualify row_number() over (
-        partition by node, gpu_index, sample_at, coalesce(hpc_job, '')
-        order by ingest_id desc, line_no desc
-    ) = 1
+    group by node, gpu_index, sample_at, hpc_job
 
 ),
 
