@@ -281,6 +281,40 @@ def floors(night_files: Path) -> dict:
             "pass_rows": n_csv, "pass_s": pass_s}
 
 
+def recomputed_floor(home: Path) -> dict:
+    """The local days the night's transform recomputed (audit.transform_changed_days of its dbt
+    invocation: the union over the incremental models) and one ordered pass over the power
+    samples of those days, timed on this night's warehouse."""
+    import duckdb
+
+    from kirz.localtime import local_day_bounds
+
+    settings = settings_for(home)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        first, last, models = con.execute("""
+            select min(first_day), max(last_day), count(distinct model) from audit.transform_changed_days
+            where kind = 'days' and invocation_id = (
+                select invocation_id from audit.transform_changed_days order by recorded_at desc limit 1)
+        """).fetchall()[0]
+        if first is None:
+            return {"days": 0}
+        lo = local_day_bounds(first, settings.tz)[0]
+        hi = local_day_bounds(last, settings.tz)[1]
+        con.execute("create temp table day as select sample_at, node, watts from raw.node_power "
+                    "where sample_at >= ? and sample_at < ?", [lo, hi])
+        rows = con.execute("select count(*) from day").fetchall()[0][0]
+        con.execute("create temp view node_power_days as select * from day")
+        t0 = time.perf_counter()
+        con.execute(_ORDERED_PASS.replace("raw.node_power", "node_power_days")).fetchall()
+        pass_s = time.perf_counter() - t0
+    finally:
+        con.close()
+    return {"first": str(first), "last": str(last), "days": (last - first).days + 1, "models": models,
+            "pass_rows": rows, "pass_s": pass_s}
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -342,6 +376,11 @@ def night(label: str, cached_home: Path, night_files: Path, work: Path, night_da
     print(f"night total (ingest to publish): {night_s:.2f} s")
     print(f"reports: {dt:.2f} s for {res['files']} files")
     out.update({"night_s": night_s, "reports_s": dt, "report_files": res["files"], "report_periods": res["periods"]})
+    out["recomputed"] = recomputed_floor(home)
+    rc = out["recomputed"]
+    if rc["days"]:
+        print(f"recomputed local days {rc['first']}..{rc['last']} ({rc['days']} days, {rc['models']} incremental "
+              f"models); one ordered pass over their {rc['pass_rows']:,} power samples {rc['pass_s']:.2f} s")
     transform_res = next(s for s in out["stages"] if s["stage"].startswith("transform"))["result"]
     print(f"transform: dbt {transform_res['dbt_s']:.2f} s, of which models {transform_res['model_s']:.2f} s and "
           f"tests {transform_res['test_s']:.2f} s; slowest: "
@@ -457,9 +496,13 @@ def main(argv=None) -> int:
             print(f"  [{key}] slurm ingest {rate:,.0f} records/s in the task ({slurm['rows'] / slurm['seconds']:,.0f}/s "
                   f"with the process start) (target >= 200 k: {'met' if rate >= TARGET_SLURM_RATE else 'NOT met'})")
         data_s = st["transform (dbt build)"]["seconds"] - fixed_s
+        rc = res["recomputed"]
+        over_days = (f"; {data_s / rc['pass_s']:.1f} x one ordered pass over the samples of the {rc['days']} "
+                     f"recomputed days (target <= 3 x: {'met' if data_s <= 3 * rc['pass_s'] else 'NOT met'})"
+                     if rc["days"] else "")
         print(f"  [{key}] transform {st['transform (dbt build)']['seconds']:.2f} s = dbt's fixed cost {fixed_s:.2f} s "
-              f"+ data work {data_s:.2f} s = {data_s / fl['pass_s']:.1f} x one ordered pass over the day's samples "
-              f"(target <= 3 x: {'met' if data_s <= 3 * fl['pass_s'] else 'NOT met'})")
+              f"+ data work {data_s:.2f} s = {data_s / fl['pass_s']:.1f} x one ordered pass over the night's samples"
+              + over_days)
         print(f"  [{key}] peak RSS {peak:,.0f} MB (target <= {TARGET_RSS_MB} MB: "
               f"{'met' if peak <= TARGET_RSS_MB else 'NOT met'})")
     nights = list(figures["nights"].values())

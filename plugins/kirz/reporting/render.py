@@ -399,7 +399,10 @@ def _version_view(v: VersionInfo, lang: Lang) -> dict:
     return out
 
 
+@lru_cache(maxsize=8)
 def _environment(root: Path) -> Environment:
+    """One environment per templates folder and process: Jinja compiles each template once and
+    recompiles it only when its file changes."""
     return Environment(
         loader=FileSystemLoader(str(root / "templates")),
         autoescape=select_autoescape(enabled_extensions=("html", "j2", "xml"), default=True),
