@@ -399,7 +399,7 @@ def test_a_pseudonym_key_is_required():
 
 
 @settings(max_examples=60, deadline=None)
-@given(name=st.text(st.characters(exclude_characters="\r\n"), min_size=1, max_size=30))
+@given(name=st.text(st.characters(exclude_characters="\r\n", exclude_categories=("Cs",)), min_size=1, max_size=30))
 def test_any_job_name_survives_the_round_trip(tmp_path_factory, name):
     path = tmp_path_factory.mktemp("names") / "n.txt"
     path.write_bytes(f"JobID|JobName|User|State\n41|{name}|ann|COMPLETED\n".encode())

@@ -5,6 +5,12 @@ a bad row: the row goes to ``Parsed.quarantine`` with its line number, raw text 
 It raises :class:`FormatError` only when the file as a whole is not of its format (then the
 file is rejected with one clear error). Counting holds: ``rows_read`` = rows in all tables +
 quarantined rows.
+
+A format may also declare a ``load``: the same reading done by DuckDB straight into the raw
+table inside the file's transaction (no Arrow table in between), each row carrying its
+:class:`Lineage` as constants of the one insert. It returns a :class:`Parsed` whose
+``inserted`` counts the rows it wrote, or None (having written nothing) when the file needs
+the parser.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,17 +45,47 @@ class Quarantined:
 
 @dataclass
 class Parsed:
-    """Rows per raw table (Arrow tables whose columns are ``line_no`` + RAW_COLUMNS[table])."""
+    """Rows per raw table (Arrow tables whose columns are ``line_no`` + RAW_COLUMNS[table]);
+    ``inserted``: rows a format's ``load`` already wrote into the raw tables, per table."""
 
     format: str
     tables: dict[str, pa.Table]
     quarantine: list[Quarantined] = field(default_factory=list)
     rows_read: int = 0
     warnings: list[str] = field(default_factory=list)
+    inserted: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:
-        return sum(t.num_rows for t in self.tables.values())
+        return sum(t.num_rows for t in self.tables.values()) + sum(self.inserted.values())
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What every row of one ingested file carries besides ``line_no`` (kirz.warehouse.LINEAGE)."""
+
+    ingest_id: int
+    source_file: str
+    file_sha256: str
+    received_at: datetime
+
+    COLUMNS = ("ingest_id", "source_file", "file_sha256", "received_at")
+    # the lineage as constants of a statement, one parameter each (in COLUMNS order)
+    SQL = {"ingest_id": "?::bigint", "source_file": "?::varchar", "file_sha256": "?::varchar",
+           "received_at": "?::timestamptz"}
+
+    @property
+    def params(self) -> list:
+        return [self.ingest_id, self.source_file, self.file_sha256, self.received_at]
+
+
+def insert_select(table: str, columns: list[str], select_sql: str) -> str:
+    """``insert into raw.<table>`` of the rows ``select_sql`` gives (its columns ``line_no`` and
+    ``columns``) with the lineage as constants: the parameters are ``Lineage.params``, then
+    those of ``select_sql``."""
+    cols = ["ingest_id", "source_file", "file_sha256", "line_no", "received_at"] + list(columns)
+    return (f"insert into raw.{table} ({', '.join(cols)}) "
+            f"select {', '.join(Lineage.SQL.get(c, f'_rows.{c}') for c in cols)} from ({select_sql}) as _rows")
 
 
 @dataclass(frozen=True)

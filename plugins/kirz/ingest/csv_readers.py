@@ -7,6 +7,11 @@ into numbered lines by Arrow (no copy), every field is cut and cast in DuckDB
 is exact. Empty lines carry no row and are skipped (a line of blanks is a row with one field).
 Fields may be wrapped in double quotes; a quoted field holding the delimiter is not supported
 (none of these files needs one) and ends in quarantine as a field-count error.
+
+A plain file (no blanks, quotes, carriage returns, every line of three fields) is read by
+DuckDB's own CSV reader in one statement; the loader has it inserted straight into the raw
+table (:func:`load_measurement_csv`), the rows that fail a cast quarantined with line and
+reason.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kirz.ingest.base import FormatError, Parsed, Quarantined
+from kirz.ingest.base import FormatError, Lineage, Parsed, Quarantined, insert_select
 from kirz.ingest.source import RawTable, raw_table
 
 # epoch seconds accepted: 1970-01-01 up to the end of year 9999 (milliseconds are refused)
@@ -29,6 +34,85 @@ EPOCH_MAX = 253402300800
 def raw_schema(table: str | RawTable) -> pa.Schema:
     """Arrow schema a parser returns for a raw table: ``line_no``, then its declared columns."""
     return (table if isinstance(table, RawTable) else raw_table(table)).arrow_schema
+
+
+# Arrow arrays to and from numpy at the buffer level. pyarrow's own conversions (pa.array,
+# to_numpy, a Python scalar in a compute call) import pandas on their first use, which costs an
+# ingest process 0.2 s; the bulk paths that need no pandas build their arrays from buffers.
+
+
+def numpy_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The values of a fixed-width Arrow column (no nulls) as a numpy array."""
+    if isinstance(column, pa.ChunkedArray):
+        parts = [numpy_values(chunk) for chunk in column.chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=column.type.to_pandas_dtype())
+    dtype = np.dtype(column.type.to_pandas_dtype())
+    return np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column) + column.offset)[column.offset:]
+
+
+def numpy_column(values: np.ndarray, typ: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
+    """An Arrow array of ``typ`` (fixed width, as wide as ``values``' dtype) over a numpy array;
+    ``valid``: False where the value is null."""
+    values = np.ascontiguousarray(values)
+    bitmap = None
+    if valid is not None and not valid.all():
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(typ, len(values), [bitmap, pa.py_buffer(values)])
+
+
+def string_column(strings: list) -> pa.Array:
+    """An Arrow string array of a list of str (None: null)."""
+    encoded = [b"" if v is None else v.encode("utf-8") for v in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    valid = np.array([v is not None for v in strings], dtype=bool)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if not valid.all() else None
+    return pa.Array.from_buffers(pa.large_string(), len(encoded),
+                                 [bitmap, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]).cast(pa.string())
+
+
+def numpy_bools(column: pa.Array) -> np.ndarray:
+    """The values of a boolean Arrow array without nulls as a numpy bool array."""
+    bits = np.unpackbits(np.frombuffer(column.buffers()[1], dtype=np.uint8), bitorder="little")
+    return bits[column.offset:column.offset + len(column)].astype(bool)
+
+
+def arrow_column(values, typ: pa.DataType) -> pa.Array:
+    """``pa.array(values, typ)`` built from buffers: ``values`` a sequence of Python values
+    (None: null) or a numpy array; ``typ`` a string, boolean, fixed-width numeric or temporal
+    type, or a list of strings."""
+    if isinstance(values, pa.Array):
+        return values.cast(typ)
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return string_column(list(values)).cast(typ)
+    if pa.types.is_list(typ):
+        values = list(values)
+        valid = np.array([v is not None for v in values], dtype=bool)
+        offsets = np.zeros(len(values) + 1, dtype=np.int32)
+        np.cumsum([len(v) if v is not None else 0 for v in values], out=offsets[1:])
+        items = string_column([item for v in values if v is not None for item in v]).cast(typ.value_type)
+        mask = None if valid.all() else _bool_array(~valid)
+        return pa.ListArray.from_arrays(numpy_column(offsets, pa.int32()), items, type=typ, mask=mask)
+    if isinstance(values, np.ndarray):
+        return numpy_column(values.astype(typ.to_pandas_dtype() if not pa.types.is_timestamp(typ) else np.int64),
+                            typ)
+    values = list(values)
+    valid = np.array([v is not None for v in values], dtype=bool)
+    if pa.types.is_boolean(typ):
+        array = _bool_array(np.array([bool(v) for v in values], dtype=bool))
+        return array if valid.all() else pc.if_else(_bool_array(valid), array, pa.nulls(len(values), pa.bool_()))
+    dtype = np.int64 if pa.types.is_timestamp(typ) or pa.types.is_date(typ) else typ.to_pandas_dtype()
+    filled = np.array([0 if v is None else v for v in values], dtype=dtype)
+    return numpy_column(filled, typ, valid=valid)
+
+
+def arrow_scalar(value, typ: pa.DataType) -> pa.Scalar:
+    """``pa.scalar(value, typ)`` built from buffers (see :func:`arrow_column`)."""
+    return arrow_column([value], typ)[0]
+
+
+def _bool_array(values: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
 
 
 def strip_bom(data: bytes) -> bytes:
@@ -240,6 +324,74 @@ def _value_checks(header: tuple[str, str, str], columns: tuple[str, str, str], t
                 when isinf({value_col}) then format('{value_name}: ''{{}}'' is not finite', v_raw)"""
 
 
+def _plain_names(data: bytes, header: tuple[str, str, str], empty_lines: bool = True) -> list[str] | None:
+    """The header fields of a plain measurement CSV (see :func:`_plain_measurement_csv`), or
+    None when the file is not plain. ``empty_lines=False`` leaves out the search for an empty
+    line (the slowest of these checks) where the caller's row count finds one anyway: an empty
+    line gives no row."""
+    if not data or data.startswith(codecs.BOM_UTF8) or any(
+        c in data for c in (b"\r", b'"', b" ", b"\t")
+    ) or data.startswith(b"\n") or (empty_lines and b"\n\n" in data):
+        return None
+    head = data.split(b"\n", 1)
+    if len(head) < 2 or not head[1]:
+        return None
+    try:
+        names = header_fields(head[0].decode("utf-8"), ",")
+    except UnicodeDecodeError:
+        return None
+    if sorted(names) != sorted(header) or len(set(names)) != 3:
+        return None
+    return names
+
+
+def _plain_rows(data: bytes) -> int:
+    """Data rows of a plain file: one per line after the header."""
+    return data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
+
+
+def _plain_sql(
+    names: list[str],
+    *,
+    header: tuple[str, str, str],
+    columns: tuple[str, str, str],
+    epoch: bool,
+    what: str,
+    ignore_errors: bool = False,
+) -> str:
+    """The rows of a plain measurement CSV (the file is the statement's one parameter):
+    ``line_no``, ``line`` (the raw text, only where refused), the three ``columns`` and
+    ``reason`` (null for a row that is read). ``ignore_errors``: DuckDB's reader skips a line
+    it cannot read (a field count off, invalid UTF-8) instead of failing the statement; the
+    caller sees the missing row in the count."""
+    ts_name, key_name, value_name = header
+    at_col, key_col, value_col = columns
+    as_text = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(3))
+    field = {name: f"coalesce(c{names.index(name)}, '')" for name in header}
+    time_formats = "ISO 8601 or epoch seconds" if epoch else "ISO 8601"
+    return f"""
+        with p as (
+            select ordinality + 1 as line_no, c0, c1, c2,
+                   {field[ts_name]} as ts_raw, {field[key_name]} as {key_col}, {field[value_name]} as v_raw
+            from read_csv(?, header = true, auto_detect = false, delim = ',', quote = '', escape = '',
+                          new_line = '\\n', strict_mode = true, null_padding = false,
+                          ignore_errors = {str(ignore_errors).lower()},
+                          columns = {{{as_text}}}) with ordinality
+        ), c as (
+            select *, {utc_timestamp_sql('ts_raw', epoch=epoch)} as {at_col},
+                   try_cast(v_raw as double) as {value_col}
+            from p
+        )
+        select line_no,
+               case when reason is not null then concat_ws(',', coalesce(c0, ''), coalesce(c1, ''), coalesce(c2, ''))
+               end as line,
+               {at_col}, {key_col}, {value_col}, reason
+        from (select *, case {_value_checks(header, columns, time_formats, what)}
+                        end as reason
+              from c)
+    """
+
+
 def _plain_measurement_csv(
     path: Path,
     data: bytes,
@@ -261,44 +413,10 @@ def _plain_measurement_csv(
     Anything else (and any file DuckDB's reader refuses: a field count off, invalid UTF-8)
     returns None and goes through the line-by-line reader, which quarantines each such line.
     """
-    if not data or data.startswith(codecs.BOM_UTF8) or any(
-        c in data for c in (b"\r", b'"', b" ", b"\t", b"\n\n")
-    ) or data.startswith(b"\n"):
+    names = _plain_names(data, header)
+    if names is None:
         return None
-    head = data.split(b"\n", 1)
-    if len(head) < 2 or not head[1]:
-        return None
-    try:
-        names = header_fields(head[0].decode("utf-8"), ",")
-    except UnicodeDecodeError:
-        return None
-    if sorted(names) != sorted(header) or len(set(names)) != 3:
-        return None
-    ts_name, key_name, value_name = header
-    at_col, key_col, value_col = columns
-    as_text = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(3))
-    field = {name: f"coalesce(c{names.index(name)}, '')" for name in header}
-    time_formats = "ISO 8601 or epoch seconds" if epoch else "ISO 8601"
-    sql = f"""
-        with p as (
-            select ordinality + 1 as line_no, c0, c1, c2,
-                   {field[ts_name]} as ts_raw, {field[key_name]} as {key_col}, {field[value_name]} as v_raw
-            from read_csv(?, header = true, auto_detect = false, delim = ',', quote = '', escape = '',
-                          new_line = '\\n', strict_mode = true, null_padding = false, ignore_errors = false,
-                          columns = {{{as_text}}}) with ordinality
-        ), c as (
-            select *, {utc_timestamp_sql('ts_raw', epoch=epoch)} as {at_col},
-                   try_cast(v_raw as double) as {value_col}
-            from p
-        )
-        select line_no,
-               case when reason is not null then concat_ws(',', coalesce(c0, ''), coalesce(c1, ''), coalesce(c2, ''))
-               end as line,
-               {at_col}, {key_col}, {value_col}, reason
-        from (select *, case {_value_checks(header, columns, time_formats, what)}
-                        end as reason
-              from c)
-    """
+    sql = _plain_sql(names, header=header, columns=columns, epoch=epoch, what=what)
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
@@ -307,7 +425,7 @@ def _plain_measurement_csv(
         return None
     finally:
         con.close()
-    if out.num_rows != data.count(b"\n") - (1 if data.endswith(b"\n") else 0):
+    if out.num_rows != _plain_rows(data):
         return None  # a row count off the line count: not plain after all
     if out.column("reason").null_count == out.num_rows:
         bad, good = [], out.select(["line_no", *columns])  # every row cast: no copy through a filter
@@ -321,5 +439,57 @@ def _plain_measurement_csv(
         tables={table: good},
         quarantine=[Quarantined(r["line_no"], r["line"], r["reason"]) for r in bad],
         rows_read=good.num_rows + len(bad),
+        warnings=end_warnings(data),
+    )
+
+
+def load_measurement_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    lineage: Lineage,
+    *,
+    fmt: str,
+    table: str,
+    header: tuple[str, str, str],
+    columns: tuple[str, str, str],
+    epoch: bool,
+    what: str,
+) -> Parsed | None:
+    """:func:`parse_measurement_csv` of a plain file as one ``insert ... select`` from DuckDB's
+    reader into ``raw.<table>`` on the warehouse connection ``con`` (a format's ``load``).
+
+    The statement is the bulk reader's (:func:`_plain_sql`): every field read as text,
+    numbered by its line, cast with ``try_cast``; the rows without a reason are inserted with
+    the lineage as constants, no Arrow table in between. The rows with a reason (the rows
+    that failed a cast, the anti-join of the insert) are read again only when the insert
+    wrote fewer rows than the file has lines, and quarantined with line, text and reason.
+    The reader skips a line it cannot read instead of failing the file's transaction; when
+    rows are missing from the count that way, the inserted rows are deleted again and None
+    sends the file to :func:`parse_measurement_csv`, which quarantines each such line.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    names = _plain_names(data, header, empty_lines=False)
+    if names is None:
+        return None
+    n = _plain_rows(data)
+    at_col, key_col, value_col = columns
+    sql = _plain_sql(names, header=header, columns=columns, epoch=epoch, what=what, ignore_errors=True)
+    good_rows = f"select line_no, {at_col}, {key_col}, {value_col} from ({sql}) where reason is null"
+    inserted = con.execute(insert_select(table, list(columns), good_rows),
+                           [*lineage.params, str(path)]).fetchall()[0][0]
+    bad: list[tuple] = []
+    if inserted != n:
+        bad = con.execute(f"select line_no, line, reason from ({sql}) where reason is not null order by line_no",
+                          [str(path)]).fetchall()
+        if inserted + len(bad) != n:
+            con.execute(f"delete from raw.{table} where ingest_id = ?", [lineage.ingest_id])
+            return None
+    return Parsed(
+        format=fmt,
+        tables={},
+        inserted={table: inserted},
+        quarantine=[Quarantined(line_no, line, reason) for line_no, line, reason in bad],
+        rows_read=inserted + len(bad),
         warnings=end_warnings(data),
     )

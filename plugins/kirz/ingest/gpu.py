@@ -34,6 +34,10 @@ Quarantined, each with its index and reason:
   is no number, NaN, infinite or one of DCGM's blank markers (no reading), or a second value of
   the same metric for the same GPU, job label and instant.
 
+Prometheus' compact answer is read without a Python object per sample (the ``values`` arrays
+cut out of the text and parsed by Arrow, see :func:`_read_series`); any other file is parsed as
+JSON whole. The rows and quarantine are the same either way.
+
 Ranges (utilisation 0..100 %, power, memory) and coverage are the raw suite's business
 (``expectations/raw/gpu_samples.py``), as for node power.
 """
@@ -47,13 +51,15 @@ import orjson
 import pyarrow as pa
 
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
-from kirz.ingest.csv_readers import EPOCH_MAX, finish_table, strip_bom
+from kirz.ingest.csv_readers import EPOCH_MAX, finish_table, numpy_column, string_column, strip_bom
 from kirz.ingest.power import (
+    cut_series,
     is_query_range_json,
     no_gc,
     node_of,
     raw_series_sample,
     result_list,
+    sample_values,
     series_arrays,
 )
 from kirz.ingest.source import Format, RawTable, Source
@@ -116,58 +122,129 @@ def _label(labels: dict, key: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _parse(path: Path, data: bytes) -> Parsed:
-    try:
-        doc = orjson.loads(strip_bom(data))
-    except orjson.JSONDecodeError as exc:
-        raise FormatError(path, f"{FORMAT}: not valid JSON ({exc})") from None
+class _Bodies:
+    """The samples of the series read on the bulk path, parsed as JSON only where a sample's
+    raw text is needed (a quarantined sample): what the general path holds as ``values``."""
 
+    def __init__(self, bodies: list[bytes]):
+        self.bodies = bodies
+        self.parsed: dict[int, list] = {}
+
+    def __getitem__(self, k: int) -> list:
+        if k not in self.parsed:
+            self.parsed[k] = orjson.loads(b"[" + self.bodies[k] + b"]")
+        return self.parsed[k]
+
+
+def _read_series(path: Path, data: bytes, bulk: bool = True):
+    """The series of a file in order, their samples numbered 1.. across all series:
+    (quarantine of whole series, labels, samples (indexable per series read), first index,
+    metric number, key (node, gpu_index, hpc_job), sample count, t, v, malformed samples).
+
+    The common file -- Prometheus' compact answer with the status envelope, every sample a
+    pair of numbers -- is read in bulk: the ``values`` arrays are cut out of the text and
+    their samples parsed by Arrow's CSV reader (:func:`kirz.ingest.power.cut_series`,
+    :func:`~kirz.ingest.power.sample_values`), no Python object per sample. Any other file
+    is parsed as JSON whole, each series' samples read by
+    :func:`~kirz.ingest.power.series_arrays`, which names each malformed sample. Both give
+    the same series, numbers and samples (``bulk=False``: the general path only)."""
+    cut = cut_series(data) if bulk else None
+    samples = sample_values(cut[1]) if cut is not None else None
+    if samples is not None:
+        entries = [(None, series) for series in cut[0]]
+        counts = samples[2].tolist()
+    else:
+        try:
+            doc = orjson.loads(strip_bom(data))
+        except orjson.JSONDecodeError as exc:
+            raise FormatError(path, f"{FORMAT}: not valid JSON ({exc})") from None
+        entries = _series_of(path, doc)
+        counts = None
     quarantine: list[Quarantined] = []
-    # the series that are read, and their samples numbered 1.. across all series in file order
     labels_of: list[dict] = []
-    values_of: list[list] = []
     first_of: list[int] = []
     metric_of: list[int] = []
     key_of: list[tuple] = []  # (node, gpu_index, hpc_job)
-    t_parts, v_parts, idx_parts = [], [], []
-    malformed: dict[int, str] = {}  # position among the samples read -> reason
+    length_of: list[int] = []
+    kept: list[int] = []  # position of each series read among the entries
     n = 0
-    read = 0
     metric_names = list(METRICS)
-    for name, series in _series_of(path, doc):
-        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
+    for e, (name, series) in enumerate(entries):
+        if counts is None and (not isinstance(series, dict) or not isinstance(series.get("values"), list)):
             raw = orjson.dumps(series).decode()[:2000]
             quarantine.append(Quarantined(None, raw, "series: no 'values' list (not a matrix series)"))
             continue
         labels = series.get("metric") if isinstance(series.get("metric"), dict) else {}
-        vals = series["values"]
-        if not vals:
+        count = counts[e] if counts is not None else len(series["values"])
+        if not count:
             continue
         first = n + 1
-        n += len(vals)
+        n += count
         metric = name if name is not None else labels.get("__name__")
         node = _label(labels, "Hostname") or node_of(labels)
         problem = _series_problem(metric, labels, node)
         if problem is not None:
-            raw = orjson.dumps({"metric": labels, "samples": len(vals)}).decode()[:2000]
-            quarantine.append(Quarantined(first, raw, f"{problem}; its {len(vals)} samples are not loaded"))
+            raw = orjson.dumps({"metric": labels, "samples": count}).decode()[:2000]
+            quarantine.append(Quarantined(first, raw, f"{problem}; its {count} samples are not loaded"))
             continue
-        t, v, bad = series_arrays(vals)
-        malformed.update({read + k: why for k, why in bad.items()})
         labels_of.append(labels)
-        values_of.append(vals)
         first_of.append(first)
         metric_of.append(metric_names.index(metric))
         key_of.append((node, int(labels["gpu"].strip()), _label(labels, "hpc_job")))
-        t_parts.append(t)
-        v_parts.append(v)
-        idx_parts.append(np.arange(first, first + len(vals), dtype=np.int64))
-        read += len(vals)
+        length_of.append(count)
+        kept.append(e)
+    malformed: dict[int, str] = {}  # position among the samples read -> reason
+    if counts is not None:
+        # the samples of the series read, in order
+        take = np.repeat(np.isin(np.arange(len(entries)), kept), samples[2])
+        t, v = samples[0][take], samples[1][take]
+        values_of = _Bodies([cut[1][e] for e in kept])
+    else:
+        values_of = [entries[e][1]["values"] for e in kept]
+        t_parts, v_parts = [], []
+        read = 0
+        for vals in values_of:
+            tk, vk, bad = series_arrays(vals)
+            malformed.update({read + k: why for k, why in bad.items()})
+            t_parts.append(tk)
+            v_parts.append(vk)
+            read += len(vals)
+        t = np.concatenate(t_parts) if t_parts else np.zeros(0)
+        v = np.concatenate(v_parts) if v_parts else np.zeros(0)
+    return quarantine, labels_of, values_of, first_of, metric_of, key_of, length_of, t, v, malformed
 
-    t = np.concatenate(t_parts) if t_parts else np.zeros(0)
-    v = np.concatenate(v_parts) if v_parts else np.zeros(0)
-    idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int64)
-    sid = np.repeat(np.arange(len(values_of), dtype=np.int64), [len(x) for x in values_of])
+
+def _ordered(positions: np.ndarray, idx: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """``positions`` ordered by ``keys`` (most significant first), ties by ``idx``: one stable
+    sort of the keys packed into one integer where they fit in 62 bits (``positions`` are in
+    ``idx`` order), else ``np.lexsort``."""
+    if len(positions) == 0:
+        return positions
+    packed = np.zeros(len(positions), dtype=np.int64)
+    bits = 0
+    in_order = bool((np.diff(idx[positions]) > 0).all())
+    for key in reversed(keys):
+        k = key[positions]
+        lo = int(k.min())
+        width = (int(k.max()) - lo).bit_length()
+        if bits + width > 62 or not in_order:
+            return positions[np.lexsort((idx[positions],) + tuple(key[positions] for key in reversed(keys)))]
+        packed |= (k - lo) << bits
+        bits += width
+    return positions[np.argsort(packed, kind="stable")]
+
+
+def _parse(path: Path, data: bytes) -> Parsed:
+    (quarantine, labels_of, values_of, first_of, metric_of, key_of, length_of, t, v,
+     malformed) = _read_series(path, data)
+    metric_names = list(METRICS)
+    read = int(sum(length_of))
+    lengths = np.array(length_of, dtype=np.int64)
+    starts_of = np.array(first_of, dtype=np.int64)
+    sid = np.repeat(np.arange(len(length_of), dtype=np.int64), lengths)
+    # the index of each sample read: its series' first index + its position in the series
+    idx = (starts_of[sid] + np.arange(read, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+           if read else np.zeros(0, dtype=np.int64))
     reason = np.full(read, None, dtype=object)
     bad = np.zeros(read, dtype=bool)
 
@@ -192,7 +269,7 @@ def _parse(path: Path, data: bytes) -> Parsed:
     ts_us[ok] = np.rint(t[ok] * 1e6).astype(np.int64)
     code = np.array(metric_of, dtype=np.int64)[sid] if read else np.zeros(0, dtype=np.int64)
     group = group_of[sid] if read else np.zeros(0, dtype=np.int64)
-    order = ok[np.lexsort((idx[ok], ts_us[ok], code[ok], group[ok]))]
+    order = _ordered(ok, idx, group, code, ts_us)
     same = np.r_[False, (group[order][1:] == group[order][:-1]) & (code[order][1:] == code[order][:-1])
                  & (ts_us[order][1:] == ts_us[order][:-1])] if len(order) else np.zeros(0, dtype=bool)
     run_start = np.maximum.accumulate(np.where(same, 0, np.arange(len(order)))) if len(order) else order
@@ -208,8 +285,10 @@ def _parse(path: Path, data: bytes) -> Parsed:
         quarantine.append(Quarantined(int(idx[pos]), raw, str(reason[pos])))
 
     # merge the metrics of a GPU, job label and instant into one row, at its first line
-    keep = order[~same]
-    by = keep[np.lexsort((idx[keep], ts_us[keep], group[keep]))]
+    kept = np.zeros(read, dtype=bool)
+    kept[order[~same]] = True
+    keep = np.flatnonzero(kept)  # in line order
+    by = _ordered(keep, idx, group, ts_us)
     is_start = np.r_[True, (group[by][1:] != group[by][:-1]) | (ts_us[by][1:] != ts_us[by][:-1])] \
         if len(by) else np.zeros(0, dtype=bool)
     starts = np.flatnonzero(is_start)
@@ -220,23 +299,29 @@ def _parse(path: Path, data: bytes) -> Parsed:
         values = np.full(n_rows, np.nan)
         has = code[by] == m
         values[row_of[has]] = v[by][has]
-        columns[METRICS[name]] = pa.array(values, pa.float64(), mask=np.isnan(values))
+        columns[METRICS[name]] = numpy_column(values, pa.float64(), valid=~np.isnan(values))
     first_sample = by[starts]
-    row_series = sid[first_sample]
-    nodes, gpus, jobs = zip(*(key_of[s] for s in row_series)) if n_rows else ((), (), ())
-    table = pa.table(
-        {
-            "line_no": pa.array(idx[first_sample], pa.int64()),
-            "sample_at": pa.array(ts_us[first_sample], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "node": pa.array(nodes, pa.string()),
-            "gpu_index": pa.array(gpus, pa.int32()),
-            "uuid": pa.array([_label(labels_of[s], "UUID") for s in row_series], pa.string()),
-            "model": pa.array([_label(labels_of[s], "modelName") for s in row_series], pa.string()),
-            **columns,
-            "hpc_job": pa.array(jobs, pa.string()),
-        }
+    # rows in line order; the labels of a row are those of its first sample's series
+    first_sample = first_sample[np.argsort(idx[first_sample], kind="stable")]
+    row_series = numpy_column(sid[first_sample].astype(np.int64), pa.int64())
+    gpus = np.array([key[1] for key in key_of], dtype=np.int32)
+
+    def per_series(values: list) -> pa.Array:
+        return string_column(values).take(row_series)
+
+    table = pa.Table.from_arrays(
+        [
+            numpy_column(idx[first_sample].astype(np.int64), pa.int64()),
+            numpy_column(ts_us[first_sample].astype(np.int64), pa.timestamp("us", tz="UTC")),
+            per_series([key[0] for key in key_of]),
+            numpy_column(gpus[sid[first_sample]], pa.int32()),
+            per_series([_label(labels, "UUID") for labels in labels_of]),
+            per_series([_label(labels, "modelName") for labels in labels_of]),
+            *columns.values(),
+            per_series([key[2] for key in key_of]),
+        ],
+        names=["line_no", "sample_at", "node", "gpu_index", "uuid", "model", *columns, "hpc_job"],
     )
-    table = table.take(pa.array(np.argsort(idx[first_sample], kind="stable")))
     quarantine.sort(key=lambda q: (q.line_no is None, q.line_no or 0))
     return Parsed(
         format=FORMAT,

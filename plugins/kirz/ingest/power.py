@@ -10,7 +10,9 @@ Two formats:
     exact and no Python code loops over rows. Empty lines carry no row and are skipped
     (a line of blanks is a row with one field, quarantined).
     Fields may be wrapped in double quotes; a quoted field holding a comma is not supported
-    (node names hold none) and ends in quarantine as a field-count error.
+    (node names hold none) and ends in quarantine as a field-count error. The loader reads a
+    plain file (no blanks or quotes, three fields a line) with one DuckDB statement straight
+    into ``raw.node_power`` (:func:`load_csv`): the same rows, line numbers and quarantine.
 
 ``prometheus_json``
     A ``/api/v1/query_range`` response (resultType ``matrix``), with or without the
@@ -42,14 +44,18 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined
+from kirz.ingest.base import FormatError, Lineage, ParseContext, Parsed, Quarantined
 from kirz.ingest.csv_readers import (
     EPOCH_MAX,
     finish_table,
     first_line,
     header_fields,
+    load_measurement_csv,
+    numpy_column,
+    numpy_values,
     parse_measurement_csv,
     raw_schema,
+    string_column,
     strip_bom,
 )
 from kirz.ingest.source import Format, RawTable, Source
@@ -127,9 +133,18 @@ def parse(
     raise FormatError(path, f"format {fmt!r} is not a power format ({', '.join(FORMATS)})")
 
 
+_CSV = dict(fmt="power_csv", table=TABLE, header=CSV_HEADER, columns=("sample_at", "node", "watts"), epoch=True,
+            what="a measurement")
+
+
 def _parse_csv(path: Path, data: bytes) -> Parsed:
-    return parse_measurement_csv(path, data, fmt="power_csv", table=TABLE, header=CSV_HEADER,
-                                 columns=("sample_at", "node", "watts"), epoch=True, what="a measurement")
+    return parse_measurement_csv(path, data, **_CSV)
+
+
+def load_csv(con, path: Path, ctx: ParseContext, lineage: Lineage) -> Parsed | None:
+    """A plain power CSV straight into ``raw.node_power`` (the rows and quarantine of
+    :func:`parse`, see :func:`kirz.ingest.csv_readers.load_measurement_csv`); None otherwise."""
+    return load_measurement_csv(con, path, lineage, **_CSV)
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,24 +271,16 @@ def _parse_prometheus(path: Path, data: bytes, metric: str | None, counter: bool
 _VALUES_KEY = re.compile(rb'"values":\[')
 
 
-def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
-    """The common case of a Prometheus file in bulk, or None.
+def cut_series(data: bytes) -> tuple[list[dict], list[bytes]] | None:
+    """The series of a compact query_range answer with their ``values`` arrays cut out of the
+    text, or None.
 
-    Prometheus answers a query_range in compact JSON, and with gauges the common file is
-    plain: the status envelope, series whose node labels are all different, every sample a
-    ``[number, "number"]`` pair, each series strictly in time order, no NaN, infinity or
-    timestamp out of range. Such a file is read without building a Python object per sample:
-    the ``values`` arrays are cut out of the text (what remains -- envelope and labels -- is
-    parsed as JSON and must show every series with its values cut out), their samples become
-    ``timestamp,value`` lines parsed by Arrow's CSV reader, and numpy checks the conditions.
-    A file that does not qualify in any way (a counter, a malformed or bad sample, a
-    duplicate, shared nodes, another shape) returns None and goes through the general reader,
-    which quarantines each sample that needs it; the rows are the same either way.
-    """
-    if counter or not data.startswith(b'{"status":"success","data":{"resultType":"matrix","result":['):
+    The answer must start with the status envelope as Prometheus writes it. Each ``values``
+    array is cut out (its text between the outer brackets, ``b""`` when empty); what remains
+    -- envelope and labels -- is parsed as JSON and must show every series as an object with
+    a ``metric`` object and its values cut out, one body per series. Anything else is None."""
+    if not data.startswith(b'{"status":"success","data":{"resultType":"matrix","result":['):
         return None
-    import pyarrow.csv as pacsv
-
     skeleton, bodies = [], []
     pos = 0
     for m in _VALUES_KEY.finditer(data):
@@ -294,23 +301,28 @@ def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
     result = data_obj.get("result") if isinstance(data_obj, dict) else None
     if doc.get("status") != "success" or not isinstance(result, list) or len(result) != len(bodies):
         return None
-    names = []
     for series in result:
         if not isinstance(series, dict) or series.get("values") != [] or not isinstance(series.get("metric"), dict):
             return None
-        labels = series["metric"]
-        if str(labels.get("__name__", "")).endswith(COUNTER_SUFFIX) and counter is None:
-            return None
-        names.append(node_of(labels))
-    if None in names or len(set(names)) != len(names):
-        return None
+    return result, bodies
+
+
+def sample_values(bodies: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Timestamps and values (float64) of every sample of the cut-out ``values`` bodies in
+    order, and the number of samples per body; None unless every sample is a pair of numbers
+    (the value as a string or a number), as Prometheus writes them. ``[t,"v"],[t,"v"]``
+    becomes ``t,v`` lines parsed by Arrow's CSV reader: a sample of any other shape fails the
+    read or the count."""
+    import pyarrow.csv as pacsv
+
     counts = np.array([b.count(b"],[") + 1 if b else 0 for b in bodies], dtype=np.int64)
     n = int(counts.sum())
     text = b",".join(b for b in bodies if b)
-    if n == 0 or b"\n" in text:
-        return None if n else _plain_table(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), names)
-    # [t,"v"],[t,"v"] -> t,v lines (a sample of any other shape fails the CSV read or its count)
-    text = text[1:-1].replace(b"],[", b"\n").replace(b'"', b"")
+    if n == 0:
+        return np.zeros(0), np.zeros(0), counts
+    if b"\n" in text:
+        return None
+    text = text[1:-1].replace(b"],[", b"\n").translate(None, b'"')
     try:
         table = pacsv.read_csv(
             pa.py_buffer(text),
@@ -323,8 +335,44 @@ def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
         return None  # a sample of another shape: the full reader parses the file and names its line
     if table.num_rows != n:
         return None
-    t = table.column("t").to_numpy()
-    v = table.column("v").to_numpy()
+    return numpy_values(table.column("t")), numpy_values(table.column("v")), counts
+
+
+def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
+    """The common case of a Prometheus file in bulk, or None.
+
+    Prometheus answers a query_range in compact JSON, and with gauges the common file is
+    plain: the status envelope, series whose node labels are all different, every sample a
+    ``[number, "number"]`` pair, each series strictly in time order, no NaN, infinity or
+    timestamp out of range. Such a file is read without building a Python object per sample:
+    the ``values`` arrays are cut out of the text (what remains -- envelope and labels -- is
+    parsed as JSON and must show every series with its values cut out), their samples become
+    ``timestamp,value`` lines parsed by Arrow's CSV reader, and numpy checks the conditions.
+    A file that does not qualify in any way (a counter, a malformed or bad sample, a
+    duplicate, shared nodes, another shape) returns None and goes through the general reader,
+    which quarantines each sample that needs it; the rows are the same either way.
+    """
+    if counter:
+        return None
+    cut = cut_series(data)
+    if cut is None:
+        return None
+    result, bodies = cut
+    names = []
+    for series in result:
+        labels = series["metric"]
+        if str(labels.get("__name__", "")).endswith(COUNTER_SUFFIX) and counter is None:
+            return None
+        names.append(node_of(labels))
+    if None in names or len(set(names)) != len(names):
+        return None
+    samples = sample_values(bodies)
+    if samples is None:
+        return None
+    t, v, counts = samples
+    n = len(t)
+    if n == 0:
+        return _plain_table(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), names)
     if not (np.isfinite(t).all() and np.isfinite(v).all() and (t >= 0).all() and (t < EPOCH_MAX).all()):
         return None
     sid = np.repeat(np.arange(len(names), dtype=np.int64), counts)
@@ -335,13 +383,14 @@ def _plain_prometheus(data: bytes, counter: bool | None) -> Parsed | None:
 
 
 def _plain_table(ts_us: np.ndarray, watts: np.ndarray, sid: np.ndarray, names: list[str]) -> Parsed:
-    table = pa.table(
-        {
-            "line_no": pa.array(np.arange(1, len(ts_us) + 1, dtype=np.int64)),
-            "sample_at": pa.array(ts_us.astype(np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "node": pa.array(names, pa.string()).take(pa.array(sid, pa.int64())),
-            "watts": pa.array(watts, pa.float64()),
-        }
+    table = pa.Table.from_arrays(
+        [
+            numpy_column(np.arange(1, len(ts_us) + 1, dtype=np.int64), pa.int64()),
+            numpy_column(ts_us.astype(np.int64), pa.timestamp("us", tz="UTC")),
+            string_column(names).take(numpy_column(sid.astype(np.int64), pa.int64())),
+            numpy_column(watts.astype(np.float64), pa.float64()),
+        ],
+        names=["line_no", "sample_at", "node", "watts"],
     )
     return Parsed(format="prometheus_json", tables={TABLE: finish_table(TABLE, table)}, quarantine=[],
                   rows_read=table.num_rows, warnings=[])
@@ -494,7 +543,7 @@ SOURCE = Source(
     title="node power samples (Prometheus query_range JSON and CSV)",
     tables=(NODE_POWER,),
     formats=(
-        Format("power_csv", is_power_csv, parse),
+        Format("power_csv", is_power_csv, parse, load=load_csv),
         Format("prometheus_json", is_prometheus_json, parse),
     ),
     order=40,

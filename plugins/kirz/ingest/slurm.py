@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from kirz.hostlist import HostListError, expand
 from kirz.ingest.base import FormatError, ParseContext, Parsed, Quarantined, pseudonymise
+from kirz.ingest.csv_readers import arrow_column, arrow_scalar, numpy_bools, numpy_column, numpy_values
 from kirz.ingest.source import Format, RawTable, Source, arrow_type, detects_as
 from kirz.localtime import pick_by_elapsed, to_utc, utc_candidates
 
@@ -122,6 +123,11 @@ _ELAPSED = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)(?:\.\d+)?$")
 _NAME_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _MEM_UNITS = {"K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2, "P": 1024.0**3}
 _NULL_TIMES = {"", "unknown", "none", "n/a"}
+
+
+# the empty string as an Arrow scalar (a Python "" in a compute call would be converted by
+# pyarrow, which imports pandas for that: see kirz.ingest.csv_readers.arrow_column)
+_EMPTY = arrow_scalar("", pa.string())
 
 
 class _Bad(ValueError):
@@ -437,7 +443,7 @@ def _table_from_columns(columns: list) -> pa.Table:
     """Columns in ``SCHEMA`` order, each a Python sequence or an Arrow array."""
     return pa.table(
         [
-            col.cast(f.type) if isinstance(col, pa.Array) else pa.array(list(col), type=f.type)
+            col.cast(f.type) if isinstance(col, pa.Array) else arrow_column(col, f.type)
             for col, f in zip(columns, SCHEMA)
         ],
         schema=SCHEMA,
@@ -596,7 +602,7 @@ def _bulk_columns(body: list[str], delim: str, nh: int, trailing: bool) -> list[
     if table.num_rows != len(body):
         return None
     if trailing:
-        if table.column(nh).null_count or pc.any(pc.not_equal(table.column(nh), "")).as_py():
+        if table.column(nh).null_count or pc.any(pc.not_equal(table.column(nh), _EMPTY)).as_py():
             return None
         table = table.select(names[:nh])
     return [table.column(i).combine_chunks() for i in range(nh)]
@@ -614,16 +620,16 @@ def _job_id_columns(job_id: list[str]) -> list[pa.Array] | None:
     :func:`_parse_jobid` (or is not a job id at all: quarantined there)."""
     if not job_id:
         return None
-    m = pc.extract_regex(pa.array(job_id, pa.string()), pattern=_JOBID_BULK)
+    m = pc.extract_regex(arrow_column(job_id, pa.string()), pattern=_JOBID_BULK)
     if m.null_count:
         return None
-    null = pa.scalar(None, pa.string())
+    null = arrow_scalar(None, pa.string())
 
     def part(name: str) -> pa.Array:
         return m.field(name)
 
     def present(name: str) -> pa.Array:
-        return pc.not_equal(part(name), "")
+        return pc.not_equal(part(name), _EMPTY)
 
     het = pc.if_else(present("het"), part("het"), null)
     return [
@@ -746,10 +752,10 @@ def _decode(col, fn, errors: dict[int, str]) -> list:
 
 def _strings(values, strip: bool = False) -> pa.Array:
     """A string column with empty values as null."""
-    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    arr = values if isinstance(values, pa.Array) else arrow_column(values, pa.string())
     if strip:
         arr = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return pc.if_else(pc.equal(arr, _EMPTY), arrow_scalar(None, pa.string()), arr)
 
 
 def _int_column(values, label: str, hi: int | None, errors: dict[int, str]) -> pa.Array:
@@ -762,7 +768,7 @@ def _int_column(values, label: str, hi: int | None, errors: dict[int, str]) -> p
             return ints
     except pa.ArrowInvalid:
         pass
-    return pa.array(_decode(_pylist(values), lambda v: _int(v, label, hi), errors), pa.int64())
+    return arrow_column(_decode(_pylist(values), lambda v: _int(v, label, hi), errors), pa.int64())
 
 
 def _energy_column(values, errors: dict[int, str]) -> pa.Array:
@@ -770,10 +776,11 @@ def _energy_column(values, errors: dict[int, str]) -> pa.Array:
         nums = _strings(values).cast(pa.float64())
         finite = pc.is_finite(nums)
         if pc.all(pc.or_kleene(finite, pc.is_null(nums))).as_py() and (pc.min(nums).as_py() or 0) >= 0:
-            return pc.if_else(pc.greater_equal(nums, float(_U64_MARKER)), pa.scalar(None, pa.float64()), nums)
+            return pc.if_else(pc.greater_equal(nums, arrow_scalar(float(_U64_MARKER), pa.float64())),
+                              arrow_scalar(None, pa.float64()), nums)
     except pa.ArrowInvalid:
         pass
-    return pa.array(_decode(_pylist(values), _energy, errors), pa.float64())
+    return arrow_column(_decode(_pylist(values), _energy, errors), pa.float64())
 
 
 class _Times:
@@ -795,7 +802,7 @@ class _Times:
         self.us[i] = us or 0
 
     def array(self) -> pa.Array:
-        return pa.array(self.us, pa.int64(), mask=~self.valid).cast(arrow_type("timestamptz"))
+        return numpy_column(self.us, pa.int64(), valid=self.valid).cast(arrow_type("timestamptz"))
 
 
 def _time_column(values, field: str, clock: _Clock, errors: dict[int, str]) -> _Times:
@@ -806,10 +813,10 @@ def _time_column(values, field: str, clock: _Clock, errors: dict[int, str]) -> _
     """
     n = len(values)
     out = _Times(n)
-    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    arr = values if isinstance(values, pa.Array) else arrow_column(values, pa.string())
     naive = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
-    ok = naive.is_valid().to_numpy(zero_copy_only=False)
-    secs = pc.fill_null(naive.cast(pa.int64()), 0).to_numpy()
+    ok = numpy_bools(naive.is_valid())
+    secs = numpy_values(pc.fill_null(naive.cast(pa.int64()), arrow_scalar(0, pa.int64())))
     idx = np.nonzero(ok)[0]
     if len(idx):
         hours, inverse = np.unique(secs[idx] // 3600, return_inverse=True)
@@ -954,17 +961,17 @@ def _text_columns(line_nos: list[int], raw_cols: list, ix: dict[str, int], ctx: 
     users = [v.strip() for v in values("user")]
     pseudonyms = _decode(users, lambda u: pseudonymise(key, u) if u else None, errors)
 
-    cluster = _strings(col("cluster"), strip=True).fill_null(ctx.cluster)
+    cluster = _strings(col("cluster"), strip=True).fill_null(arrow_scalar(ctx.cluster, pa.string()))
     gpu_util = _decode(values("tresusageinave"), lambda v: _gpu_util(v) if v.strip() else None, errors)
 
     columns = [
-        pa.array(line_nos, pa.int64()),
+        arrow_column(line_nos, pa.int64()),
         cluster,
         job_id,
         _strings(col("jobidraw"), strip=True),
         alloc,
         step,
-        (step if isinstance(step, pa.Array) else pa.array(step, pa.string())).is_valid(),
+        (step if isinstance(step, pa.Array) else arrow_column(step, pa.string())).is_valid(),
         arr_job,
         arr_task,
         het_job,
@@ -990,11 +997,11 @@ def _text_columns(line_nos: list[int], raw_cols: list, ix: dict[str, int], ctx: 
         _strings(node_list),
         nodes,
         _energy_column(col("consumedenergyraw"), errors),
-        pa.array(gpu_util, pa.float64()),
+        arrow_column(gpu_util, pa.float64()),
     ]
     table = _table_from_columns(columns)
     if errors:
-        table = table.filter(pa.array([i not in errors for i in range(n)]))
+        table = table.filter(arrow_column([i not in errors for i in range(n)], pa.bool_()))
     return table, errors
 
 

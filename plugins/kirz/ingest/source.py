@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from kirz.ingest.base import ParseContext, Parsed
+    from kirz.ingest.base import Lineage, ParseContext, Parsed
 
 # modules of kirz.ingest that are not sources
 INFRASTRUCTURE = frozenset({"base", "csv_readers", "loader", "source", "yaml_loader"})
@@ -97,11 +97,18 @@ class RawTable:
 @dataclass(frozen=True)
 class Format:
     """One file format of a source: ``detect`` sees the first 64 KiB of a file and says whether
-    it is of this format; ``parse`` reads a whole file of it (FormatError when it is not)."""
+    it is of this format; ``parse`` reads a whole file of it (FormatError when it is not).
+
+    ``load``, when given, reads a file of the format straight into its raw table inside the
+    file's transaction: ``load(con, path, ctx, lineage)`` returns the Parsed of what it wrote
+    (``Parsed.inserted``) and quarantined, or None, having written nothing, when the file is
+    for ``parse`` after all. It gives exactly the rows and quarantine ``parse`` gives. The
+    loader uses it for sources without a ``check`` (which needs the parsed rows)."""
 
     name: str
     detect: Callable[[bytes], bool]
     parse: Callable[[Path, ParseContext], Parsed]
+    load: Callable[[object, Path, ParseContext, Lineage], Parsed | None] | None = None
 
 
 @dataclass(frozen=True)
