@@ -102,9 +102,13 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw and audit schemas; add columns a newer RAW_COLUMNS declares to older tables."""
     for stmt in DDL:
         con.execute(stmt)
+    present = set(con.execute(
+        "select table_name, column_name from duckdb_columns() where schema_name = 'raw' and database_name = current_database()"
+    ).fetchall())
     for name, cols in RAW_COLUMNS.items():
         for col, typ in cols:
-            con.execute(f"alter table raw.{name} add column if not exists {col} {typ}")
+            if (name, col) not in present:
+                con.execute(f"alter table raw.{name} add column {col} {typ}")
 
 
 @contextmanager
