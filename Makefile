@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export KIRZ_HOME ?= $(CURDIR)/var
 
-.PHONY: demo test bench bench-history bench-nightly airflow setup clean
+.PHONY: demo test bench bench-history bench-nightly airflow airflow-prod setup clean
 
 $(STAMP): pyproject.toml
 	@bash scripts/setup-venv.sh $(VENV)
@@ -29,6 +29,9 @@ bench-nightly: $(STAMP)
 
 airflow: $(STAMP)
 	$(BIN)/kirz airflow
+
+airflow-prod: $(STAMP)
+	$(BIN)/kirz airflow --production
 
 clean:
 	rm -rf var .pytest_cache

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from kirz.airflow_assets import TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import TIMEZONE, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 
 @dag(
@@ -42,7 +42,7 @@ def kirz_deliver():
             for o in deliver(load_settings(), record=False)
         ]
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def record_deliveries() -> int:
         """Write the deliveries the manifests hold into audit.report_deliveries (the live warehouse)."""
         from kirz.config import load_settings

@@ -34,7 +34,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from kirz.airflow_assets import MARTS, TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import MARTS, TIMEZONE, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 
 @dag(
@@ -47,7 +47,7 @@ from kirz.airflow_assets import MARTS, TIMEZONE, WAREHOUSE_POOL
     doc_md=__doc__,
 )
 def kirz_publish():
-    @task(pool=WAREHOUSE_POOL, priority_weight=100, weight_rule="absolute")
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE, priority_weight=100, weight_rule="absolute")
     def gated_snapshot(dag_run=None) -> dict:
         """Gate on data quality, then publish the analysts' snapshot, under one warehouse lock."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -99,7 +99,7 @@ def kirz_publish():
             for o in outputs
         ]
 
-    @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE, trigger_rule="none_failed")
     def record_deliveries() -> int:
         """Write the deliveries the manifests hold into audit.report_deliveries (the live warehouse)."""
         from kirz.config import load_settings

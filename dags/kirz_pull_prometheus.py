@@ -14,7 +14,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from kirz.airflow_assets import LANDING, TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import LANDING, TIMEZONE, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 
 @dag(
@@ -27,7 +27,7 @@ from kirz.airflow_assets import LANDING, TIMEZONE, WAREHOUSE_POOL
     doc_md=__doc__,
 )
 def kirz_pull_prometheus():
-    @task(outlets=[LANDING["power"], LANDING["gpu"]], pool=WAREHOUSE_POOL)
+    @task(outlets=[LANDING["power"], LANDING["gpu"]], pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def pull(data_interval_end=None) -> dict:
         """Pull each query up to the scheduled time minus the lag; skipped without a url or when nothing is new."""
         from airflow.sdk.exceptions import AirflowSkipException

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from kirz.airflow_assets import LANDING, TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import LANDING, TIMEZONE, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 
 @dag(
@@ -28,7 +28,7 @@ from kirz.airflow_assets import LANDING, TIMEZONE, WAREHOUSE_POOL
     doc_md=__doc__,
 )
 def kirz_pull_slurm():
-    @task(outlets=[LANDING["slurm"]], pool=WAREHOUSE_POOL)
+    @task(outlets=[LANDING["slurm"]], pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def pull(data_interval_end=None) -> dict:
         """Run sacct up to the scheduled time and land its output; skipped without [pull.slurm]."""
         from airflow.sdk.exceptions import AirflowSkipException

@@ -20,7 +20,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-from kirz.airflow_assets import MARTS, RAW, TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import MARTS, RAW, TIMEZONE, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 
 @dag(
@@ -33,7 +33,7 @@ from kirz.airflow_assets import MARTS, RAW, TIMEZONE, WAREHOUSE_POOL
     doc_md=__doc__,
 )
 def kirz_transform():
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def validate_raw() -> dict:
         """Run the raw-layer suites; findings are recorded, not raised."""
         from kirz.config import load_settings
@@ -43,7 +43,7 @@ def kirz_transform():
         return {"run_id": run.run_id, "status": run.status, "passed": run.passed,
                 "warnings": run.warnings, "critical": run.critical}
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def dbt_build() -> dict:
         """dbt build of seeds, models, snapshots and tests; raises naming what failed."""
         from kirz.config import load_settings
@@ -51,7 +51,7 @@ def kirz_transform():
 
         return run_transform(load_settings())
 
-    @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE, outlets=[MARTS])
     def validate_marts(outlet_events=None) -> dict:
         """Run the mart suites over the days whose content changed; announce the validated rebuild."""
         from kirz.config import load_settings

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (when missing) and install the project with its dev extras.
+# Create .venv (when missing) and install the project with its dev and production extras
+# (the production extra: the Airflow providers `kirz airflow --production` and its test need).
 # Works with a bare Python 3.11 + pip: falls back to uv's own venv when the stdlib venv
 # module is missing (Debian ships it separately as python3.11-venv).
 set -euo pipefail
@@ -19,4 +20,4 @@ if [ ! -x "$VENV/bin/uv" ]; then
     "$PY" -m uv pip install -q --python "$VENV/bin/python" uv
   fi
 fi
-"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e '.[dev]'
+"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e '.[dev,production]'

@@ -140,6 +140,9 @@ def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
         for t in dag.tasks:
             expected = "kirz_warehouse" if (dag_id, t.task_id) in reads_live else "default_pool"
             assert t.pool == expected, (dag_id, t.task_id)
+            # under Celery, the same tasks go to the one queue the warehouse's host serves;
+            # report rendering and delivery (files and the snapshot) to any worker
+            assert t.queue == ("kirz_warehouse" if (dag_id, t.task_id) in reads_live else "default"), (dag_id, t.task_id)
     # in the pool: a pending publish first (it must snapshot what was validated), then waiting
     # ingests (a delivery is loaded whole before a rebuild), then the transform
     gated = dagbag.dags["kirz_publish"].get_task("gated_snapshot")
@@ -150,6 +153,16 @@ def test_tasks_on_the_live_warehouse_share_the_one_slot_pool(dagbag):
     transform = dagbag.dags["kirz_transform"]
     # "downstream" weighting: a task's effective weight is at most the sum over its DAG
     assert sum(t.priority_weight for t in transform.tasks) < 50
+
+
+def test_the_warehouse_queue_is_the_one_the_production_workers_serve():
+    from kirz import airflow_local, airflow_prod
+    from kirz.airflow_assets import WAREHOUSE_POOL, WAREHOUSE_QUEUE
+
+    assert (airflow_local.WAREHOUSE_POOL, airflow_local.WAREHOUSE_QUEUE) == (WAREHOUSE_POOL, WAREHOUSE_QUEUE)
+    served = {name: queues.split(",") for name, (queues, _host) in airflow_prod.WORKERS.items()}
+    assert [name for name, queues in served.items() if WAREHOUSE_QUEUE in queues] == ["worker-warehouse"]
+    assert all("default" in queues for queues in served.values())
 
 
 def test_dag_files_do_no_heavy_imports_at_parse_time():

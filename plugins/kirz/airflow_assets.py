@@ -27,6 +27,10 @@ TIMEZONE = load_settings().timezone
 # every task that opens the DuckDB warehouse runs in this one-slot pool: DuckDB allows one
 # writing process per file, and a reader blocks a writer
 WAREHOUSE_POOL = "kirz_warehouse"
+# ... and in this Celery queue, which only the worker on the host holding KIRZ_HOME serves
+# (`kirz airflow --production`); tasks that read only the published snapshot keep the default
+# queue and may run on any worker. Executors without queues (LocalExecutor) ignore it.
+WAREHOUSE_QUEUE = "kirz_warehouse"
 
 
 def landing_asset(source: str) -> Asset:

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from kirz.airflow_assets import LANDING, NIGHTLY_INGEST, RAW, TIMEZONE, WAREHOUSE_POOL
+from kirz.airflow_assets import LANDING, NIGHTLY_INGEST, RAW, TIMEZONE, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 from kirz.config import SOURCES
 
 _BEHAVIOUR = """
@@ -66,7 +66,7 @@ def ingest_dag(source: str, doc: str | None = None):
         doc_md=(doc or f"{dag_id}: ingest landing/{source}/.").strip() + "\n" + _BEHAVIOUR.format(source=source),
     )
     def ingest_source_dag():
-        @task(outlets=[RAW[source]], pool=WAREHOUSE_POOL, priority_weight=50, weight_rule="absolute",
+        @task(outlets=[RAW[source]], pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE, priority_weight=50, weight_rule="absolute",
               doc_md=f"Ingest every file waiting in landing/{source}/; skipped (no asset event) when none was new.")
         def ingest(outlet_events=None) -> dict:
             from airflow.sdk.exceptions import AirflowSkipException

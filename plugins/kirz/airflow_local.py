@@ -7,7 +7,9 @@ file by file (a rename, so the landing trigger never sees a half-written file); 
 the file-arrival events drive ingest -> transform -> publish without a manual step.
 
 The functions other than :func:`main` are separate so that the end-to-end test starts
-Airflow exactly the way ``make airflow`` does.
+Airflow exactly the way ``make airflow`` does, and so that :mod:`kirz.airflow_prod`
+(``make airflow-prod``: PostgreSQL, Celery, each component a process) shares the environment,
+the preparation, the demo drop and the login.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from kirz.config import SOURCES, Settings
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
 PLUGINS_FOLDER = REPO / "plugins"
-WAREHOUSE_POOL = "kirz_warehouse"  # also in kirz.airflow_assets (which imports Airflow)
+# also in kirz.airflow_assets (which imports Airflow): the one-slot pool of every task that opens
+# the live warehouse, and the Celery queue those tasks run in (served only on the host holding it)
+WAREHOUSE_POOL = "kirz_warehouse"
+WAREHOUSE_QUEUE = "kirz_warehouse"
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -147,12 +152,14 @@ def admin_password(settings: Settings, timeout: float = 120) -> str:
 
 
 def wait_until_up(port: int, proc: subprocess.Popen | None = None, timeout: float = 300) -> None:
-    """Wait for the API server's health endpoint; fail early when standalone exited."""
+    """Wait for the API server's health endpoint; fail early when ``proc`` (standalone, or the
+    API server) exited."""
     url = f"http://localhost:{port}/api/v2/monitor/health"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"airflow standalone exited with code {proc.returncode} before it was up")
+            name = " ".join([Path(proc.args[0]).name, *map(str, proc.args[1:])])
+            raise RuntimeError(f"`{name}` exited with code {proc.returncode} before it was up")
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:
                 if resp.status == 200:
@@ -166,6 +173,20 @@ def wait_until_up(port: int, proc: subprocess.Popen | None = None, timeout: floa
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports nobody listens on now (each bound once on 127.0.0.1, then released)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _default_sigint() -> None:
@@ -217,6 +238,20 @@ def banner(port: int, password: str) -> list[str]:
     ]
 
 
+def ports_in_use(ports, out) -> bool:
+    """Say which of ``ports`` (None: not used) another process holds; True if any."""
+    busy = [p for p in ports if p and not port_free(p)]
+    if busy:
+        out(f"error: port(s) {', '.join(map(str, busy))} in use (another Airflow?); stop it or choose other ports")
+    return bool(busy)
+
+
+def announce_demo_drop(settings: Settings, out, *, nodes: int, days: int, interval_s: int) -> None:
+    out(f"synthesizing the demo centre ({nodes} nodes x {days} days) into {settings.landing} ...")
+    landed = drop_demo_data(settings, nodes=nodes, days=days, interval_s=interval_s)
+    out(f"dropped {len(landed)} files into the landing folders: ingestion starts by itself")
+
+
 def whole_lines(out):
     """``out`` printing each line whole: rich's ``Console.print`` wraps at the console's width
     (80 columns when the output is a file or a pipe), which would break the addresses."""
@@ -239,9 +274,7 @@ def main(
 ) -> int:
     """Start Airflow for this home, drop the demo data into landing, run until Ctrl-C (or SIGINT)."""
     out = whole_lines(out)
-    busy = [p for p in (port, *log_ports) if not port_free(p)]
-    if busy:
-        out(f"error: port(s) {', '.join(map(str, busy))} in use (another Airflow?); stop it or choose other ports")
+    if ports_in_use((port, *log_ports), out):
         return 2
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -262,9 +295,7 @@ def main(
         for line in banner(port, password):
             out(line)
         if demo:
-            out(f"synthesizing the demo centre ({nodes} nodes x {days} days) into {settings.landing} ...")
-            landed = drop_demo_data(settings, nodes=nodes, days=days, interval_s=interval_s)
-            out(f"dropped {len(landed)} files into the landing folders: ingestion starts by itself")
+            announce_demo_drop(settings, out, nodes=nodes, days=days, interval_s=interval_s)
         out("Ctrl-C stops Airflow.")
         while proc.poll() is None:
             time.sleep(1)

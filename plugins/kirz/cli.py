@@ -309,12 +309,23 @@ def airflow(
     nodes: int = typer.Option(56, help="Nodes of the synthetic centre."),
     days: int = typer.Option(14, help="Days of synthetic data."),
     interval_s: int = typer.Option(30, "--interval-s", help="Power sampling interval in seconds."),
+    production: bool = typer.Option(
+        False, "--production",
+        help="PostgreSQL metadata, CeleryExecutor on Redis, each component a process, two Celery workers "
+             "(needs the production extra, postgresql and redis-server)."),
     home: Optional[Path] = HomeOpt,
 ):
-    """Run Airflow locally (standalone: SQLite, LocalExecutor) with kirz's DAGs and plugin."""
+    """Run Airflow locally with kirz's DAGs and plugin: standalone (SQLite, LocalExecutor), or
+    with --production as a centre runs it (PostgreSQL, Celery on Redis, two workers)."""
+    settings = _settings(home)
+    if production:
+        from kirz.airflow_prod import Ports
+        from kirz.airflow_prod import main as production_main
+
+        raise typer.Exit(production_main(settings, ports=Ports(api=port), demo=demo_data, nodes=nodes, days=days,
+                                         interval_s=interval_s, out=console.print))
     from kirz.airflow_local import main
 
-    settings = _settings(home)
     raise typer.Exit(main(settings, port=port, demo=demo_data, nodes=nodes, days=days, interval_s=interval_s,
                           out=console.print))
 
