@@ -1,8 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='day',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_recomputed_days() }}"
     )
@@ -12,9 +11,9 @@
 
 -- The accounting fact: each started job on each local day with its usage, contract, energy,
 -- emissions and money. Marts aggregate it by job (fct_job_usage) and by day
--- (fct_usage_daily). Incremental by local day: days from the first one touched by new job
--- versions, changed contract matches or changed energy figures (minus the late window) are
--- recomputed; see usage_recompute_from.
+-- (fct_usage_daily). Incremental by local day: the days from the first one touched by new job
+-- versions, changed contract matches or changed energy figures are deleted (pre-hook) and
+-- appended anew; see usage_recompute_from.
 
 {%- set recompute_from = usage_recompute_from() %}
 
