@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     print(f"    the data-dependent part: {(full2_s - fixed_s) / floor_all:.1f} x the scan floor, "
           f"{(full2_s - fixed_s) / sort_floor_all:.1f} x the ordered pass")
     print(f"incremental run (+1 day): {incr_s:.2f} s = {figures['ratio_incremental_to_full']:.2f} x a full refresh "
-          f"(the late-data window covers every day of this bench: see make bench-history for nightly runs)")
+          f"(the day added and its neighbours, and the jobs running into it: see make bench-nightly for a night at scale)")
     return finish(args, work, figures)
 
 

@@ -4,8 +4,8 @@ The hand-made scenario of test_dbt_energy is built, then late data arrives: powe
 fill part of gpu001's gap and a corrected re-delivery of an old sample, a job that finished
 earlier than its running record said, a new job, a corrected IT meter export and samples of a
 later day; then a new inventory. After each step, the incremental build must store exactly
-what a --full-refresh build stores on the same inputs. A tampered copy shows that only the late
-window is recomputed, and that the energy dbt tests fail when an invariant is broken.
+what a --full-refresh build stores on the same inputs. A tampered copy shows that only the
+days touched are recomputed, and that the energy dbt tests fail when an invariant is broken.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def test_incremental_equals_full_refresh_after_late_data(base):
     assert est == pytest.approx((300 + 600 * 0.25 * 0.8) * 5, rel=1e-9)  # was 1900 J at 250 W idle
 
 
-def test_only_the_late_window_is_recomputed(base):
+def test_only_the_touched_days_are_recomputed(base):
     work = base[1]
     wh = fresh_copy(base, "window")
     with duckdb.connect(str(wh)) as con:
@@ -226,7 +226,7 @@ def test_energy_tests_fail_on_broken_invariants(base):
     assert outcome["energy_conservation_daily"][0] == "fail"
 
 
-def test_tight_window_reads_the_samples_held_across_its_first_midnight(base):
+def test_a_late_sample_reads_the_samples_held_across_the_first_midnight(base):
     """A sample of 16 January recomputes 15..17 January. gpu001's
     sample of 22:59:30 UTC (local 23:59:30 on the 14th) holds into the 15th, and its typical
     interval comes from its UTC day: both must be read for the 15th to come out as in a full build."""

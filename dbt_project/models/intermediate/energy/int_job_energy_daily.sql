@@ -7,7 +7,7 @@
     )
 }}
 
--- the late-data window (macro energy_window) reads these deliveries:
+-- the recomputed days (macro energy_window) come from these deliveries:
 -- depends_on: {{ ref('stg_power__node_samples') }}
 -- depends_on: {{ ref('stg_slurm__jobs') }}
 -- depends_on: {{ ref('stg_inventory__nodes') }}
