@@ -328,8 +328,11 @@ def test_kepler_other_metric_by_keyword():
 # --- the bulk paths of plain files give what the general readers give ----------------------
 
 
-def test_plain_csv_bulk_path_equals_the_general_reader_and_quarantines_by_line(tmp_path, monkeypatch):
-    from kirz.ingest import csv_readers
+def test_plain_csv_bulk_load_equals_the_general_reader_and_quarantines_by_line(tmp_path, monkeypatch):
+    from kirz import config
+    from kirz.ingest import power
+    from kirz.ingest.loader import ingest_paths
+    from kirz.warehouse import open_warehouse
 
     lines = ["node,timestamp,watts"]
     lines += [f"gpu{k % 7:03d},{1772323200 + k},{100 + k * 0.1:.1f}" for k in range(500)]
@@ -340,21 +343,26 @@ def test_plain_csv_bulk_path_equals_the_general_reader_and_quarantines_by_line(t
     lines[121] = "gpu003,2026-03-01T00:10:00,-inf"
     path = tmp_path / "p.csv"
     path.write_text("\n".join(lines) + "\n")
-    data = path.read_bytes()
-    plain = csv_readers._plain_measurement_csv(
-        path, data, fmt="power_csv", table="node_power", header=("timestamp", "node", "watts"),
-        columns=("sample_at", "node", "watts"), epoch=True, what="a measurement")
-    assert plain is not None
-    monkeypatch.setattr(csv_readers, "_plain_measurement_csv", lambda *a, **k: None)
+    loads = []
+    real = power.load_measurement_csv
+    monkeypatch.setattr(power, "load_measurement_csv", lambda *a, **k: loads.append(real(*a, **k)) or loads[-1])
+    settings = config.load_settings(env={}, home=tmp_path / "home", pseudonym_key="k")
+    [result] = ingest_paths(settings, "power", [path])
+    assert loads and loads[0] is not None  # the bulk load, not the parser
+    with open_warehouse(settings.warehouse_path) as con:
+        quarantined = con.execute("select line_no, raw_text, reason from raw.quarantine order by line_no").fetchall()
+        loaded = con.execute("select line_no, sample_at, node, watts from raw.node_power order by line_no").fetchall()
     general = parse(path, CTX)
-    assert plain.tables["node_power"].equals(general.tables["node_power"])
-    assert plain.quarantine == general.quarantine
-    assert reasons(plain) == {41: "watts: 'abc' is not a number",
-                              78: "timestamp: 'yesterday' is not ISO 8601 or epoch seconds",
-                              91: "node: empty", 121: "watts: 'NaN' is NaN, not a measurement",
-                              122: "watts: '-inf' is not finite"}
-    assert plain.quarantine[0].raw_text == "gpu001,2026-03-01T00:10:00Z,abc"
-    assert_counts(plain)
+    assert quarantined == [(q.line_no, q.raw_text, q.reason) for q in general.quarantine]
+    assert loaded == [(r["line_no"], r["sample_at"], r["node"], r["watts"]) for r in rows(general)]
+    assert dict((line, reason) for line, _, reason in quarantined) == {
+        41: "watts: 'abc' is not a number",
+        78: "timestamp: 'yesterday' is not ISO 8601 or epoch seconds",
+        91: "node: empty", 121: "watts: 'NaN' is NaN, not a measurement",
+        122: "watts: '-inf' is not finite"}
+    assert quarantined[0][1] == "gpu001,2026-03-01T00:10:00Z,abc"
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (500, 495, 5)
+    assert_counts(general)
 
 
 def test_plain_prometheus_bulk_path_equals_the_general_reader(tmp_path, monkeypatch):

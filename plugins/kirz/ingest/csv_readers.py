@@ -264,10 +264,6 @@ def parse_measurement_csv(
     """
     ts_name, key_name, value_name = header
     at_col, key_col, value_col = columns
-    fast = _plain_measurement_csv(path, data, fmt=fmt, table=table, header=header, columns=columns,
-                                  epoch=epoch, what=what)
-    if fast is not None:
-        return fast
     lines, replaced = numbered_lines(data)
     if lines.num_rows == 0:
         raise FormatError(path, f"{fmt}: empty file, no header")
@@ -324,14 +320,14 @@ def _value_checks(header: tuple[str, str, str], columns: tuple[str, str, str], t
                 when isinf({value_col}) then format('{value_name}: ''{{}}'' is not finite', v_raw)"""
 
 
-def _plain_names(data: bytes, header: tuple[str, str, str], empty_lines: bool = True) -> list[str] | None:
-    """The header fields of a plain measurement CSV (see :func:`_plain_measurement_csv`), or
-    None when the file is not plain. ``empty_lines=False`` leaves out the search for an empty
-    line (the slowest of these checks) where the caller's row count finds one anyway: an empty
-    line gives no row."""
+def _plain_names(data: bytes, header: tuple[str, str, str]) -> list[str] | None:
+    """The header fields of a plain measurement CSV (see :func:`load_measurement_csv`), or None
+    when the file is not plain: no byte-order mark, carriage return, quote, blank or tab. An
+    empty line is not searched for here (the slowest check): it gives no row, and the caller's
+    row count finds it."""
     if not data or data.startswith(codecs.BOM_UTF8) or any(
         c in data for c in (b"\r", b'"', b" ", b"\t")
-    ) or data.startswith(b"\n") or (empty_lines and b"\n\n" in data):
+    ) or data.startswith(b"\n"):
         return None
     head = data.split(b"\n", 1)
     if len(head) < 2 or not head[1]:
@@ -357,13 +353,12 @@ def _plain_sql(
     columns: tuple[str, str, str],
     epoch: bool,
     what: str,
-    ignore_errors: bool = False,
 ) -> str:
     """The rows of a plain measurement CSV (the file is the statement's one parameter):
     ``line_no``, ``line`` (the raw text, only where refused), the three ``columns`` and
-    ``reason`` (null for a row that is read). ``ignore_errors``: DuckDB's reader skips a line
-    it cannot read (a field count off, invalid UTF-8) instead of failing the statement; the
-    caller sees the missing row in the count."""
+    ``reason`` (null for a row that is read). DuckDB's reader skips a line it cannot read (a
+    field count off, invalid UTF-8) instead of failing the statement; the caller sees the
+    missing row in the count."""
     ts_name, key_name, value_name = header
     at_col, key_col, value_col = columns
     as_text = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(3))
@@ -375,7 +370,7 @@ def _plain_sql(
                    {field[ts_name]} as ts_raw, {field[key_name]} as {key_col}, {field[value_name]} as v_raw
             from read_csv(?, header = true, auto_detect = false, delim = ',', quote = '', escape = '',
                           new_line = '\\n', strict_mode = true, null_padding = false,
-                          ignore_errors = {str(ignore_errors).lower()},
+                          ignore_errors = true,
                           columns = {{{as_text}}}) with ordinality
         ), c as (
             select *, {utc_timestamp_sql('ts_raw', epoch=epoch)} as {at_col},
@@ -390,57 +385,6 @@ def _plain_sql(
                         end as reason
               from c)
     """
-
-
-def _plain_measurement_csv(
-    path: Path,
-    data: bytes,
-    *,
-    fmt: str,
-    table: str,
-    header: tuple[str, str, str],
-    columns: tuple[str, str, str],
-    epoch: bool,
-    what: str,
-) -> Parsed | None:
-    """The common case of :func:`parse_measurement_csv` in one DuckDB statement, or None.
-
-    A plain file -- no byte-order mark, carriage return, quote, blank, tab or empty line, and
-    every line of exactly three fields -- is read by DuckDB's own CSV reader with every field
-    as text, numbered ``with ordinality`` (line = row + 1: one header line, no line without a
-    row), cast with ``try_cast`` and each row's reason computed as in the general reader;
-    the raw text of a refused row is its three fields joined again (exact in a plain file).
-    Anything else (and any file DuckDB's reader refuses: a field count off, invalid UTF-8)
-    returns None and goes through the line-by-line reader, which quarantines each such line.
-    """
-    names = _plain_names(data, header)
-    if names is None:
-        return None
-    sql = _plain_sql(names, header=header, columns=columns, epoch=epoch, what=what)
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        out = con.sql(sql, params=[str(path)]).to_arrow_table()
-    except (duckdb.InvalidInputException, duckdb.ConversionException):
-        return None
-    finally:
-        con.close()
-    if out.num_rows != _plain_rows(data):
-        return None  # a row count off the line count: not plain after all
-    if out.column("reason").null_count == out.num_rows:
-        bad, good = [], out.select(["line_no", *columns])  # every row cast: no copy through a filter
-    else:
-        bad_mask = pc.is_valid(out.column("reason"))
-        bad = sorted(out.filter(bad_mask).select(["line_no", "line", "reason"]).to_pylist(), key=lambda r: r["line_no"])
-        good = out.filter(pc.invert(bad_mask)).select(["line_no", *columns])
-    good = finish_table(table, good)
-    return Parsed(
-        format=fmt,
-        tables={table: good},
-        quarantine=[Quarantined(r["line_no"], r["line"], r["reason"]) for r in bad],
-        rows_read=good.num_rows + len(bad),
-        warnings=end_warnings(data),
-    )
 
 
 def load_measurement_csv(
@@ -469,12 +413,12 @@ def load_measurement_csv(
     """
     path = Path(path)
     data = path.read_bytes()
-    names = _plain_names(data, header, empty_lines=False)
+    names = _plain_names(data, header)
     if names is None:
         return None
     n = _plain_rows(data)
     at_col, key_col, value_col = columns
-    sql = _plain_sql(names, header=header, columns=columns, epoch=epoch, what=what, ignore_errors=True)
+    sql = _plain_sql(names, header=header, columns=columns, epoch=epoch, what=what)
     good_rows = f"select line_no, {at_col}, {key_col}, {value_col} from ({sql}) where reason is null"
     inserted = con.execute(insert_select(table, list(columns), good_rows),
                            [*lineage.params, str(path)]).fetchall()[0][0]
