@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetWatcher
 
+from kirz.airflow_local import WAREHOUSE_POOL, WAREHOUSE_QUEUE  # noqa: F401 (the DAG files' pool and queue)
 from kirz.airflow_triggers import LandingFileTrigger
 from kirz.config import SOURCES, load_settings
 
@@ -24,13 +25,6 @@ LANDING_POLL_S = 5.0
 # the nightly ingest, in the centre's configured zone (KIRZ_TIMEZONE or kirz.toml; a cheap read)
 NIGHTLY_INGEST = "15 1 * * *"
 TIMEZONE = load_settings().timezone
-# every task that opens the DuckDB warehouse runs in this one-slot pool: DuckDB allows one
-# writing process per file, and a reader blocks a writer
-WAREHOUSE_POOL = "kirz_warehouse"
-# ... and in this Celery queue, which only the worker on the host holding KIRZ_HOME serves
-# (`kirz airflow --production`); tasks that read only the published snapshot keep the default
-# queue and may run on any worker. Executors without queues (LocalExecutor) ignore it.
-WAREHOUSE_QUEUE = "kirz_warehouse"
 
 
 def landing_asset(source: str) -> Asset:

@@ -33,8 +33,11 @@ from kirz.config import SOURCES, Settings
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
 PLUGINS_FOLDER = REPO / "plugins"
-# also in kirz.airflow_assets (which imports Airflow): the one-slot pool of every task that opens
-# the live warehouse, and the Celery queue those tasks run in (served only on the host holding it)
+# every task that opens the DuckDB warehouse runs in this one-slot pool (DuckDB allows one writing
+# process per file, and a reader blocks a writer) and in this Celery queue, which only the worker
+# on the host holding KIRZ_HOME serves (`kirz airflow --production`); tasks that read only the
+# published snapshot keep the default queue and may run on any worker. Executors without queues
+# (LocalExecutor) ignore it. The DAG files take both from kirz.airflow_assets.
 WAREHOUSE_POOL = "kirz_warehouse"
 WAREHOUSE_QUEUE = "kirz_warehouse"
 

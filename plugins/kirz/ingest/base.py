@@ -69,7 +69,6 @@ class Lineage:
     file_sha256: str
     received_at: datetime
 
-    COLUMNS = ("ingest_id", "source_file", "file_sha256", "received_at")
     # the lineage as constants of a statement, one parameter each (in COLUMNS order)
     SQL = {"ingest_id": "?::bigint", "source_file": "?::varchar", "file_sha256": "?::varchar",
            "received_at": "?::timestamptz"}

@@ -145,6 +145,7 @@ def ingest_file(
     try:
         ingest_id = _next_ingest_id(con)
         result.ingest_id = ingest_id
+        lineage = Lineage(ingest_id, str(path), sha, received_at)
         parsed: Parsed | None = None
         if previous is not None:
             result.status = "duplicate"
@@ -155,8 +156,7 @@ def ingest_file(
                 reader = declared.format(result.format)
                 if reader is not None and reader.load is not None and declared.check is None:
                     # read by DuckDB straight into the raw table (None: the file is for the parser)
-                    parsed = reader.load(con, path, replace(ctx, fmt=result.format),
-                                         Lineage(ingest_id, str(path), sha, received_at))
+                    parsed = reader.load(con, path, replace(ctx, fmt=result.format), lineage)
                 if parsed is None:
                     parsed = parse_file(declared, path, result.format, ctx)
                 if declared.check is not None:
@@ -190,7 +190,7 @@ def ingest_file(
                 try:
                     con.execute(
                         insert_select(table_name, columns, f"select {values} from _kirz_batch"),
-                        Lineage(ingest_id, str(path), sha, received_at).params,
+                        lineage.params,
                     )
                 finally:
                     con.unregister("_kirz_batch")
