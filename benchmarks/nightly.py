@@ -281,6 +281,10 @@ def floors(night_files: Path) -> dict:
             "pass_rows": n_csv, "pass_s": pass_s}
 
 
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def recomputed_floor(home: Path) -> dict:
     """The local days the night's transform recomputed (audit.transform_changed_days of its dbt
     invocation: the union over the incremental models) and one ordered pass over the power
@@ -482,29 +486,29 @@ def main(argv=None) -> int:
         slurm = st.get("ingest slurm")
         peak = max(s["peak_rss_mb"] for s in res["stages"])
         print(f"  [{key}] night {res['night_s']:.2f} s (target <= {TARGET_NIGHT_S:.0f} s: "
-              f"{'met' if res['night_s'] <= TARGET_NIGHT_S else 'NOT met'}); reports "
+              f"{verdict(res['night_s'] <= TARGET_NIGHT_S)}); reports "
               f"{res['reports_s'] / max(res['report_files'], 1):.2f} s per file (target <= 1 s: "
-              f"{'met' if res['reports_s'] <= res['report_files'] else 'NOT met'})")
+              f"{verdict(res['reports_s'] <= res['report_files'])})")
         if power:
             rate = power["rows"] / power["result"]["ingest_s"]
             print(f"  [{key}] power ingest {rate:,.0f} samples/s (files read, checked and loaded, in the task; "
                   f"{power['rows'] / power['seconds']:,.0f}/s with the process start) (target >= 3 M: "
-                  f"{'met' if rate >= TARGET_POWER_RATE else 'NOT met'}) = "
+                  f"{verdict(rate >= TARGET_POWER_RATE)}) = "
                   f"{rate / (fl['cast_rows'] / fl['cast_s']):.2f} x DuckDB's read_csv + cast")
         if slurm:
             rate = slurm["rows"] / slurm["result"]["ingest_s"]
             print(f"  [{key}] slurm ingest {rate:,.0f} records/s in the task ({slurm['rows'] / slurm['seconds']:,.0f}/s "
-                  f"with the process start) (target >= 200 k: {'met' if rate >= TARGET_SLURM_RATE else 'NOT met'})")
+                  f"with the process start) (target >= 200 k: {verdict(rate >= TARGET_SLURM_RATE)})")
         data_s = st["transform (dbt build)"]["seconds"] - fixed_s
         rc = res["recomputed"]
         over_days = (f"; {data_s / rc['pass_s']:.1f} x one ordered pass over the samples of the {rc['days']} "
-                     f"recomputed days (target <= 3 x: {'met' if data_s <= 3 * rc['pass_s'] else 'NOT met'})"
+                     f"recomputed days (target <= 3 x: {verdict(data_s <= 3 * rc['pass_s'])})"
                      if rc["days"] else "")
         print(f"  [{key}] transform {st['transform (dbt build)']['seconds']:.2f} s = dbt's fixed cost {fixed_s:.2f} s "
               f"+ data work {data_s:.2f} s = {data_s / fl['pass_s']:.1f} x one ordered pass over the night's samples"
               + over_days)
         print(f"  [{key}] peak RSS {peak:,.0f} MB (target <= {TARGET_RSS_MB} MB: "
-              f"{'met' if peak <= TARGET_RSS_MB else 'NOT met'})")
+              f"{verdict(peak <= TARGET_RSS_MB)})")
     nights = list(figures["nights"].values())
     if len(nights) > 1:
         print(f"  night on {args.history[0]} days / on {args.history[-1]} days of history: "
