@@ -193,39 +193,51 @@ def free_ports(n: int) -> list[int]:
 
 
 def _default_sigint() -> None:
-    # a process started in the background inherits an ignored SIGINT; standalone stops on it
+    # a process started in the background inherits an ignored SIGINT; Airflow stops on it
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def spawn_group(cmd: list[str], log_path: Path, env: dict[str, str], **kwargs) -> subprocess.Popen:
+    """``cmd`` in a process group of its own (so it and every process it forks can be stopped
+    together), its output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, preexec_fn=_default_sigint, **kwargs)
+    finally:
+        log.close()
+
+
+def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+    """``sig`` to the process alone (its own way to stop); once it has exited, or after
+    ``timeout``, whatever is left of its process group is killed."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return proc.wait()
 
 
 def start_standalone(settings: Settings, env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """``airflow standalone`` in its own process group, its output going to ``log_path``."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")
-    try:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "airflow"), "standalone"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_default_sigint,
-        )
-    finally:
-        log.close()
+    return spawn_group([str(Path(sys.executable).parent / "airflow"), "standalone"], log_path, env)
 
 
 def stop_standalone(proc: subprocess.Popen, timeout: float = 90) -> int:
     """Stop standalone the way it expects: SIGINT to it alone (it ignores SIGTERM for its
     children, and a SIGINT to the whole group can leave the scheduler waiting for its
     workers); whatever is left of its process group after ``timeout`` is killed."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # leftovers of the group, if any
-    except ProcessLookupError:
-        pass
-    return proc.wait()
+    return stop_group(proc, signal.SIGINT, timeout)
 
 
 def banner(port: int, password: str) -> list[str]:

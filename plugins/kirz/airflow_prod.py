@@ -52,6 +52,8 @@ from kirz.airflow_local import (
     free_ports,
     ports_in_use,
     prepare,
+    spawn_group,
+    stop_group,
     wait_until_up,
     whole_lines,
 )
@@ -196,7 +198,7 @@ def start_postgres(datadir: Path, port: int, log_path: Path, user: pwd.struct_pa
                    bindir: Path) -> subprocess.Popen:
     """The server in the foreground of its own process group: TCP on 127.0.0.1 only, its Unix
     socket in the data directory."""
-    return _spawn(
+    return spawn_group(
         [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(datadir),
          "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
         log_path, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}, cwd="/", **_as_user(user),
@@ -232,7 +234,7 @@ def wait_for_postgres(port: int, password: str, proc: subprocess.Popen, bindir: 
 def start_redis(port: int, workdir: Path, log_path: Path) -> subprocess.Popen:
     """The broker: 127.0.0.1 only, nothing written to disk (Airflow re-queues from its database)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    return _spawn(
+    return spawn_group(
         [redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(workdir), "--daemonize", "no"],
         log_path, env=dict(os.environ),
@@ -318,42 +320,6 @@ def component_command(name: str) -> list[str]:
     raise ValueError(f"unknown component {name!r}")
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _spawn(cmd: list[str], log_path: Path, env: dict[str, str], **kwargs) -> subprocess.Popen:
-    """``cmd`` in a process group of its own (so it and every process it forks can be stopped
-    together), its output appended to ``log_path``."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")
-    try:
-        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=_default_sigint, **kwargs)
-    finally:
-        log.close()
-
-
-def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-    """``sig`` to the process (a service's own way to stop: a Celery worker finishes its
-    running tasks, the scheduler hands its state over); once it has exited, or after
-    ``timeout``, whatever is left of its process group is killed."""
-    if proc.poll() is None:
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    return proc.wait()
-
-
 @dataclass
 class Component:
     name: str
@@ -366,7 +332,7 @@ class Component:
     restarts: int = 0
 
     def start(self) -> None:
-        self.proc = _spawn(self.cmd, self.log_path, self.env)
+        self.proc = spawn_group(self.cmd, self.log_path, self.env)
         self.started = time.monotonic()
 
 
